@@ -1,0 +1,7 @@
+//! Shared code of the runnable examples: backend selection, artifacts, and one module per
+//! example holding its model wrapper and training loop. Each `examples/<name>.rs` is a thin
+//! command-line front end over these.
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod sequence_classification;

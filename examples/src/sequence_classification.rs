@@ -1,0 +1,221 @@
+//! Sequence classification with a stack of liquid neurons, trained by burn-train's Learner.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::AdamConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::prelude::ToElement;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::renderer::CliMetricsRenderer;
+use burn::train::{
+    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
+    TrainStep,
+};
+use ltc_burn::{LiquidClassifier, LiquidClassifierConfig, LiquidStackConfig};
+use ltc_datasets::{
+    SequenceClassificationBatch, SequenceClassificationBatcher, SineFrequencyConfig,
+    SineFrequencyDataset,
+};
+
+use crate::backend;
+
+/// Everything that defines a run; saved as `config.json` in the artifacts folder.
+#[derive(Config, Debug)]
+pub struct ExperimentConfig {
+    /// The model.
+    pub model: LiquidClassifierConfig,
+    /// The task.
+    pub data: SineFrequencyConfig,
+    /// Training sequences.
+    #[config(default = 4096)]
+    pub train_size: usize,
+    /// Validation sequences (drawn from another seed).
+    #[config(default = 1024)]
+    pub valid_size: usize,
+    /// Epochs.
+    #[config(default = 6)]
+    pub epochs: usize,
+    /// Sequences per batch.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[config(default = 1e-2)]
+    pub learning_rate: f64,
+    /// Seed of the weights, the data and the shuffling.
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl ExperimentConfig {
+    /// The default run: one layer of 32 liquid neurons on the default sine-frequency task.
+    pub fn default_run() -> Self {
+        let data = SineFrequencyConfig::new();
+        let stack = LiquidStackConfig::uniform(1, 32, 1)
+            .map_layers(|layer| layer.with_dt(data.sample_interval));
+        Self::new(LiquidClassifierConfig::new(stack, 2), data)
+    }
+}
+
+/// The model trained here: a [`LiquidClassifier`] with a cross-entropy loss. Wrapping our module
+/// in one of your own is how it joins the Learner (and any larger model).
+#[derive(Module, Debug)]
+pub struct SequenceClassifier<B: Backend> {
+    /// The liquid network.
+    pub net: LiquidClassifier<B>,
+}
+
+impl<B: Backend> SequenceClassifier<B> {
+    /// Logits and loss for one batch.
+    pub fn forward_classification(
+        &self,
+        batch: SequenceClassificationBatch<B>,
+    ) -> ClassificationOutput<B> {
+        let logits = self.net.forward(batch.inputs, None);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, logits, batch.targets)
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for SequenceClassifier<B> {
+    type Input = SequenceClassificationBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
+        let item = self.forward_classification(batch);
+        TrainOutput::new(self, item.loss.backward(), item)
+    }
+}
+
+impl<B: Backend> InferenceStep for SequenceClassifier<B> {
+    type Input = SequenceClassificationBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: Self::Input) -> Self::Output {
+        self.forward_classification(batch)
+    }
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// burn-train's dashboard on a terminal, plain lines otherwise.
+    Auto,
+    /// Always plain lines.
+    Plain,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Accuracy of the trained model on the whole validation set, in `[0, 1]`.
+    pub valid_accuracy: f64,
+    /// Wall-clock training time, in seconds.
+    pub train_seconds: f64,
+    /// The artifacts folder.
+    pub artifacts: PathBuf,
+}
+
+/// Errors of a run, each saying what to change.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
+    move |e| RunError(format!("{context}: {e}"))
+}
+
+/// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
+/// checkpoints and logs under `artifacts`.
+pub fn train(config: &ExperimentConfig, artifacts: &Path, progress: Progress) -> Result<Report, RunError> {
+    type B = backend::TrainBackend;
+    let device = backend::device();
+    std::fs::create_dir_all(artifacts)
+        .map_err(|e| err(&format!("cannot create the artifacts folder {}", artifacts.display()))(&e))?;
+    config
+        .save(artifacts.join("config.json"))
+        .map_err(|e| err("cannot write config.json")(&e))?;
+
+    B::seed(&device, config.seed);
+    let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
+        .map_err(|e| err("training data")(&e))?;
+    let valid = SineFrequencyDataset::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
+        .map_err(|e| err("validation data")(&e))?;
+    let net = config.model.init::<B>(&device).map_err(|e| err("model")(&e))?;
+    let model = SequenceClassifier { net };
+
+    let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .build(train);
+    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(SequenceClassificationBatcher)
+        .batch_size(config.batch_size)
+        .build(valid.clone());
+
+    let optimizer = AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
+        .init();
+    let learner = Learner::new(model, optimizer, config.learning_rate);
+    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+        .metric_train_numeric(AccuracyMetric::new())
+        .metric_valid_numeric(AccuracyMetric::new())
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .num_epochs(config.epochs)
+        .summary();
+    if progress == Progress::Plain {
+        training = training.renderer(CliMetricsRenderer::new());
+    }
+
+    let start = Instant::now();
+    let LearningResult { model, renderer } = training.launch(learner);
+    let train_seconds = start.elapsed().as_secs_f64();
+    drop(renderer); // leaves the dashboard's screen before anything is printed
+
+    model
+        .clone()
+        .save_file(artifacts.join("model"), &NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .map_err(|e| err("cannot write the model")(&e))?;
+    let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
+    Ok(Report {
+        valid_accuracy,
+        train_seconds,
+        artifacts: artifacts.to_path_buf(),
+    })
+}
+
+/// Fraction of `data` that `model` classifies correctly.
+pub fn accuracy<B: Backend>(
+    model: &SequenceClassifier<B>,
+    data: &SineFrequencyDataset,
+    batch_size: usize,
+    device: &B::Device,
+) -> f64 {
+    use burn::data::dataloader::batcher::Batcher;
+    let mut correct = 0usize;
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size) {
+        let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
+        let batch: SequenceClassificationBatch<B> = SequenceClassificationBatcher.batch(items, device);
+        let predicted = model.net.forward(batch.inputs, None).argmax(1).flatten::<1>(0, 1);
+        correct += predicted.equal(batch.targets).int().sum().into_scalar().to_usize();
+    }
+    correct as f64 / data.len() as f64
+}

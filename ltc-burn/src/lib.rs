@@ -1,0 +1,50 @@
+//! # ltc-burn
+//!
+//! Liquid neural networks as [Burn](https://burn.dev) modules, generic over `B: Backend`: the
+//! same code trains on the CPU (`burn-ndarray`) and the GPU (`burn-wgpu`), plugs into
+//! burn-train's `Learner`, and embeds in any larger Burn model.
+//!
+//! What is here today:
+//! - [`LiquidLayer`]: a layer of liquid neurons, `dh/dt = (−h + tanh(x·W_in + w_rec ⊙ h + b)) / τ`,
+//!   integrated by explicit Euler with per-sample elapsed times; [`LiquidStack`] and
+//!   [`LiquidClassifier`] build deeper models from it.
+//!
+//! Every config validates itself and returns a typed [`ConfigError`]; every `forward` checks
+//! its input shapes and panics with the expected and the actual shape.
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::tensor::Tensor;
+//! use ltc_burn::{LiquidClassifierConfig, LiquidStackConfig};
+//! # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray;
+//! # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+//! type B = Autodiff<Inner>;
+//!
+//! let device = Default::default();
+//! let model = LiquidClassifierConfig::new(LiquidStackConfig::uniform(1, 16, 1), 2)
+//!     .init::<B>(&device)?;
+//! let x = Tensor::<B, 3>::ones([4, 12, 1], &device); // [batch, seq, d_input]
+//! let loss = model.forward(x, None).powi_scalar(2).mean();
+//! let grads = loss.backward();
+//! assert!(model.stack.layers[0].tau_raw.grad(&grads).is_some());
+//! # Ok::<(), ltc_burn::ConfigError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod activation;
+mod error;
+pub mod liquid;
+mod shape;
+#[cfg(test)]
+pub(crate) mod test_backends;
+
+pub use error::ConfigError;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+pub use liquid::{
+    LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,
+    LiquidStackConfig, LiquidState,
+};

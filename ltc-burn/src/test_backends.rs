@@ -1,0 +1,139 @@
+//! One test body, every backend.
+//!
+//! Tests are generic functions `fn name<B: AutodiffBackend>(device: &B::Device)`; the
+//! [`backend_tests!`] macro instantiates each of them once per backend, in one build, as
+//! `…::backend_<name>::<test>`. `cargo xtask test --backend <name>` selects a backend by that
+//! module name. Adding a backend is one line in the macro below.
+
+use burn::tensor::backend::Backend;
+
+/// ndarray on the CPU, single precision (the embedded default).
+pub(crate) type NdArrayF32 = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+/// ndarray on the CPU, double precision: for tight numerical checks.
+pub(crate) type NdArrayF64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
+/// wgpu (Vulkan; Mesa lavapipe on machines without a GPU), single precision.
+pub(crate) type WgpuF32 = burn::backend::Autodiff<burn::backend::Wgpu<f32, i32>>;
+
+/// The wgpu device used by tests. CubeCL does not list software adapters such as lavapipe as
+/// available, so the device is named explicitly rather than enumerated.
+pub(crate) fn wgpu_device() -> burn::backend::wgpu::WgpuDevice {
+    burn::backend::wgpu::WgpuDevice::DefaultDevice
+}
+
+/// Panics unless this process's default float dtype for `device` is the backend's own.
+///
+/// Guards the f32 tests against a test that used `NdArray<f64>` in the shared process (see the
+/// module docs): such a test must go through [`in_own_process`].
+#[track_caller]
+pub(crate) fn assert_default_float<B: Backend>(device: &B::Device) {
+    let expected: burn::tensor::FloatDType =
+        <B::FloatElem as burn::tensor::Element>::dtype().into();
+    let actual = burn::tensor::get_device_settings::<B>(device).float_dtype;
+    assert_eq!(
+        actual, expected,
+        "this process's default float dtype for the device is {actual:?}, not {expected:?}: a \
+         test used another precision of the same device in this process; run it through \
+         test_backends::in_own_process"
+    );
+}
+
+/// Whether the backend computes in double precision (tolerances depend on it).
+pub(crate) fn is_f64<B: Backend>() -> bool {
+    core::mem::size_of::<B::FloatElem>() == 8
+}
+
+/// A fresh, empty temporary folder unique to this process, test and backend.
+pub(crate) fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
+    let backend: String = core::any::type_name::<B>()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let dir = std::env::temp_dir()
+        .join(format!("ltc-burn-tests-{}", std::process::id()))
+        .join(format!("{test}-{backend}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("cannot create a temporary test folder");
+    dir
+}
+
+/// Absolute-plus-relative closeness with a message naming the first offending index.
+#[track_caller]
+pub(crate) fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = atol + rtol * w.abs();
+        assert!(
+            (g - w).abs() <= tol,
+            "{what}[{i}]: got {g}, want {w} (|Δ| = {:.3e} > {tol:.3e})",
+            (g - w).abs()
+        );
+    }
+}
+
+/// Runs `body` in a child process made of this test binary filtered to this one test, unless
+/// this already is that child. A failure or panic of the child (including the expected panic of
+/// a `#[should_panic]` test) is re-raised here with the child's output, so the parent test
+/// passes and fails exactly as the child did.
+pub(crate) fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
+    const CHILD: &str = "LTC_BURN_TEST_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return body();
+    }
+    // `crate::a::b` → `a::b::name`, the test's name inside its binary.
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    let test = format!("{module}::{name}");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("cannot re-run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("running 1 test"),
+        "the child process did not run `{test}`:\n{stdout}\n{stderr}"
+    );
+    if !output.status.success() || stdout.contains("- should panic ... ok") {
+        panic!("`{test}` in its own process:\n{stderr}\n{stdout}");
+    }
+}
+
+/// Instantiates generic tests for every backend.
+///
+/// ```text
+/// backend_tests! {
+///     hand_computed_forward,
+///     #[should_panic(expected = "must have shape")]
+///     rejects_wrong_width,
+/// }
+/// ```
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
+        $crate::test_backends::backend_tests!(@one backend_ndarray, NdArrayF32, Default::default(), shared; $($(#[$meta])* $name),*);
+        $crate::test_backends::backend_tests!(@one backend_ndarray_f64, NdArrayF64, Default::default(), own_process; $($(#[$meta])* $name),*);
+        $crate::test_backends::backend_tests!(@one backend_wgpu, WgpuF32, $crate::test_backends::wgpu_device(), shared; $($(#[$meta])* $name),*);
+    };
+    (@one $module:ident, $backend:ident, $device:expr, $process:ident; $($(#[$meta:meta])* $name:ident),*) => {
+        mod $module {
+            $(
+                $(#[$meta])*
+                #[test]
+                fn $name() {
+                    $crate::test_backends::backend_tests!(@run $process, stringify!($name), {
+                        let device = $device;
+                        super::$name::<$crate::test_backends::$backend>(&device);
+                    });
+                }
+            )*
+        }
+    };
+    (@run shared, $name:expr, $body:block) => {{
+        $crate::test_backends::assert_default_float::<$crate::test_backends::NdArrayF32>(&Default::default());
+        $body
+    }};
+    (@run own_process, $name:expr, $body:block) => {
+        $crate::test_backends::in_own_process(module_path!(), $name, || $body)
+    };
+}
+pub(crate) use backend_tests;

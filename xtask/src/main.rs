@@ -1,0 +1,372 @@
+//! Project automation, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! `cargo xtask test` is the one test command: formatting, clippy, and every test once per
+//! backend, with a summary per backend. Standard library only, so it builds in seconds.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  test [--backend ndarray|wgpu]... [--no-lint]
+        cargo fmt --check, cargo clippy -D warnings, then every test (unit, integration, doc)
+        once per backend, and a summary per backend. Without --backend: every backend.
+        ndarray runs the f32 and f64 instantiations and every backend-independent test;
+        wgpu runs on Vulkan (Mesa's lavapipe on machines without a GPU).
+  help  this text
+";
+
+/// A backend the tests are instantiated for (see `ltc-burn/src/test_backends.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    NdArray,
+    Wgpu,
+}
+
+impl Backend {
+    const ALL: [Backend; 2] = [Backend::NdArray, Backend::Wgpu];
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::NdArray => "ndarray",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The cargo invocations that run this backend's tests: (cargo args, test-binary args,
+    /// extra environment).
+    fn runs(self) -> Vec<TestRun> {
+        match self {
+            // Everything except the wgpu instantiations: ndarray f32 and f64 modules, the
+            // backend-independent tests, and the doc tests (which default to ndarray).
+            Backend::NdArray => vec![TestRun {
+                what: "unit, integration and doc tests",
+                cargo: &["test", "--workspace", "--no-fail-fast"],
+                filter: &["--skip", "backend_wgpu::"],
+                env: &[],
+            }],
+            Backend::Wgpu => vec![
+                TestRun {
+                    what: "unit and integration tests",
+                    cargo: &["test", "--workspace", "--no-fail-fast", "--lib", "--tests"],
+                    filter: &["backend_wgpu::"],
+                    env: &[],
+                },
+                TestRun {
+                    what: "doc tests",
+                    cargo: &["test", "--workspace", "--no-fail-fast", "--doc"],
+                    filter: &[],
+                    // Doc examples pick `burn::backend::Wgpu` under this cfg (hidden lines).
+                    env: &[("RUSTDOCFLAGS", "--cfg ltc_doc_wgpu")],
+                },
+            ],
+        }
+    }
+}
+
+struct TestRun {
+    what: &'static str,
+    cargo: &'static [&'static str],
+    filter: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => match parse_test_args(&args[1..]) {
+            Ok((backends, lint)) => test(&backends, lint),
+            Err(message) => {
+                eprintln!("xtask test: {message}\n\n{HELP}");
+                ExitCode::from(2)
+            }
+        },
+        None | Some("help" | "--help" | "-h") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_test_args(args: &[String]) -> Result<(Vec<Backend>, bool), String> {
+    let mut backends = Vec::new();
+    let mut lint = true;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--backend" => {
+                let name = iter.next().ok_or("--backend needs a value: ndarray or wgpu")?;
+                let backend = Backend::parse(name).ok_or_else(|| {
+                    format!("unknown backend `{name}`; expected one of: ndarray, wgpu")
+                })?;
+                if !backends.contains(&backend) {
+                    backends.push(backend);
+                }
+            }
+            "--no-lint" => lint = false,
+            "--help" | "-h" => return Err("help requested".into()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if backends.is_empty() {
+        backends = Backend::ALL.to_vec();
+    }
+    Ok((backends, lint))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn test(backends: &[Backend], lint: bool) -> ExitCode {
+    if backends.contains(&Backend::Wgpu)
+        && let Err(message) = check_vulkan()
+    {
+        eprintln!("{message}");
+        return ExitCode::from(2);
+    }
+    let env = gpu_environment();
+
+    if lint {
+        for (what, args) in [
+            ("cargo fmt --check", &["fmt", "--all", "--", "--check"][..]),
+            (
+                "cargo clippy -D warnings",
+                &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"][..],
+            ),
+        ] {
+            println!("==> {what}");
+            let status = cargo().args(args).status();
+            if !matches!(status, Ok(s) if s.success()) {
+                eprintln!("xtask test: `{what}` failed; fix the above (or run `cargo fmt --all`).");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    let mut rows = Vec::new();
+    let mut all_ok = true;
+    for &backend in backends {
+        let mut counts = Counts::default();
+        let mut ok = true;
+        for run in backend.runs() {
+            println!("==> {} backend: {}", backend.name(), run.what);
+            let (run_counts, run_ok) = run_cargo_test(&run, &env);
+            counts.add(run_counts);
+            ok &= run_ok;
+        }
+        all_ok &= ok && counts.failed == 0;
+        rows.push((backend, counts, ok));
+    }
+
+    println!("\n==> summary");
+    println!("{:<10} {:>7} {:>7} {:>8}", "backend", "passed", "failed", "ignored");
+    let mut total = Counts::default();
+    for (backend, counts, ok) in &rows {
+        let note = if *ok { "" } else { "  (cargo reported an error: see above)" };
+        println!(
+            "{:<10} {:>7} {:>7} {:>8}{note}",
+            backend.name(),
+            counts.passed,
+            counts.failed,
+            counts.ignored
+        );
+        total.add(*counts);
+    }
+    println!(
+        "total: {} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.ignored
+    );
+    if all_ok && total.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        if total.passed == 0 {
+            eprintln!("xtask test: no test ran");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs one `cargo test`, echoing its output and adding up the libtest result lines.
+fn run_cargo_test(run: &TestRun, env: &[(&str, OsString)]) -> (Counts, bool) {
+    let mut command = cargo();
+    command.args(run.cargo).arg("--").args(run.filter);
+    command.envs(env.iter().map(|(k, v)| (*k, v)));
+    for (key, value) in run.env {
+        command.env(key, value);
+    }
+    let mut child = match command.stdout(Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("xtask test: cannot start cargo: {e}");
+            return (Counts::default(), false);
+        }
+    };
+    let mut counts = Counts::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        if let Some(result) = parse_result_line(&line) {
+            counts.add(result);
+        }
+    }
+    let ok = matches!(child.wait(), Ok(status) if status.success());
+    (counts, ok)
+}
+
+/// Parses `test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 3 filtered out; …`.
+fn parse_result_line(line: &str) -> Option<Counts> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let mut counts = Counts::default();
+    for part in rest.split(';') {
+        let mut words = part.split_whitespace().rev();
+        let (Some(kind), Some(number)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
+        match kind {
+            "passed" => counts.passed = number,
+            "failed" => counts.failed = number,
+            "ignored" => counts.ignored = number,
+            _ => {}
+        }
+    }
+    Some(counts)
+}
+
+/// wgpu needs a Vulkan loader and at least one driver on Linux; say how to get them.
+fn check_vulkan() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Ok(()); // Metal / DX12 ship with the system.
+    }
+    let lib_dirs = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    let loader = lib_dirs
+        .iter()
+        .any(|dir| Path::new(dir).join("libvulkan.so.1").exists())
+        || std::env::var_os("LD_LIBRARY_PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| dir.join("libvulkan.so.1").exists())
+        });
+    let driver_env = ["VK_DRIVER_FILES", "VK_ICD_FILENAMES"]
+        .iter()
+        .any(|key| std::env::var_os(key).is_some());
+    let driver = driver_env
+        || [
+            "/usr/share/vulkan/icd.d",
+            "/etc/vulkan/icd.d",
+            "/usr/local/share/vulkan/icd.d",
+        ]
+        .iter()
+        .any(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|ext| ext == "json"))
+            })
+        });
+    if loader && driver {
+        return Ok(());
+    }
+    let missing = match (loader, driver) {
+        (false, false) => "the Vulkan loader (libvulkan.so.1) and any Vulkan driver",
+        (false, true) => "the Vulkan loader (libvulkan.so.1)",
+        _ => "a Vulkan driver (no ICD manifest in /usr/share/vulkan/icd.d)",
+    };
+    Err(format!(
+        "xtask test: the wgpu backend needs Vulkan, but {missing} is missing.\n\
+         On Debian or Ubuntu, with or without a GPU (Mesa's lavapipe runs Vulkan on the CPU):\n\
+         \n    sudo apt-get install -y mesa-vulkan-drivers libvulkan1\n\n\
+         Or test the CPU backend only: cargo xtask test --backend ndarray"
+    ))
+}
+
+/// Quiet, cached and predictable GPU runs: a private runtime dir for Mesa, and CubeCL's
+/// autotuning at its minimal level (lavapipe is for correctness, not speed). Variables the
+/// caller already set are kept. Returned as overrides for the child processes.
+fn gpu_environment() -> Vec<(&'static str, OsString)> {
+    let mut env = Vec::new();
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join("ltc-burn-xdg-runtime");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+            env.push(("XDG_RUNTIME_DIR", dir.into_os_string()));
+        }
+    }
+    if std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_none() {
+        env.push(("CUBECL_AUTOTUNE_LEVEL", "minimal".into()));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libtest_result_lines() {
+        let c = parse_result_line(
+            "test result: ok. 12 passed; 1 failed; 3 ignored; 0 measured; 40 filtered out; finished in 0.52s",
+        )
+        .unwrap();
+        assert_eq!((c.passed, c.failed, c.ignored), (12, 1, 3));
+        assert!(parse_result_line("running 12 tests").is_none());
+    }
+
+    #[test]
+    fn parses_backends() {
+        let args = |v: &[&str]| parse_test_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(args(&[]).unwrap().0, Backend::ALL.to_vec());
+        assert_eq!(args(&["--backend", "wgpu"]).unwrap().0, vec![Backend::Wgpu]);
+        assert!(args(&["--backend", "cuda"]).unwrap_err().contains("unknown backend `cuda`"));
+        assert!(!args(&["--no-lint"]).unwrap().1);
+    }
+}
