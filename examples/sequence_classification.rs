@@ -19,7 +19,7 @@ use ltc_examples::sequence_classification::{ExperimentConfig, Progress, train};
 #[command(version, about)]
 struct Args {
     /// Training epochs.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 4)]
     epochs: usize,
     /// Sequences per batch.
     #[arg(long, default_value_t = 64)]
@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     hidden: usize,
     /// Liquid layers.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     layers: usize,
     /// Training sequences.
     #[arg(long, default_value_t = 4096)]
@@ -62,11 +62,13 @@ fn main() -> ExitCode {
         .with_train_size(args.train_size)
         .with_valid_size(args.valid_size)
         .with_seed(args.seed);
-    let dt = config.data.sample_interval;
-    config.model.stack = ltc_burn::LiquidStackConfig::uniform(1, args.hidden, args.layers)
-        .map_layers(|layer| layer.with_dt(dt));
+    config.model.stack = ExperimentConfig::stack(&config.data, args.hidden, args.layers);
 
-    let progress = if args.plain { Progress::Plain } else { Progress::Auto };
+    let progress = if args.plain {
+        Progress::Plain
+    } else {
+        Progress::Auto
+    };
     println!(
         "training a liquid classifier ({} x {} neurons) on {} for {} epochs",
         args.layers,
@@ -84,7 +86,10 @@ fn main() -> ExitCode {
     let folder = std::fs::canonicalize(&report.artifacts).unwrap_or(report.artifacts.clone());
     println!("artifacts: {}", folder.display());
     println!("training time: {:.1} s", report.train_seconds);
-    println!("final validation accuracy: {:.2} %", 100.0 * report.valid_accuracy);
+    println!(
+        "final validation accuracy: {:.2} %",
+        100.0 * report.valid_accuracy
+    );
     match args.require_accuracy {
         Some(required) if report.valid_accuracy < required => {
             eprintln!(

@@ -24,5 +24,9 @@ pub fn device() -> burn::tensor::Device<Backend> {
 
 /// A short name of the backend, for logs and artifact metadata.
 pub fn name() -> &'static str {
-    if cfg!(feature = "wgpu") { "wgpu" } else { "ndarray" }
+    if cfg!(feature = "wgpu") {
+        "wgpu"
+    } else {
+        "ndarray"
+    }
 }

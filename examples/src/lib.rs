@@ -4,4 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod progress;
 pub mod sequence_classification;

@@ -1,5 +1,6 @@
 //! Sequence classification with a stack of liquid neurons, trained by burn-train's Learner.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,7 +15,6 @@ use burn::prelude::ToElement;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::renderer::CliMetricsRenderer;
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
     TrainStep,
@@ -26,6 +26,7 @@ use ltc_datasets::{
 };
 
 use crate::backend;
+use crate::progress::EpochLines;
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -41,7 +42,7 @@ pub struct ExperimentConfig {
     #[config(default = 1024)]
     pub valid_size: usize,
     /// Epochs.
-    #[config(default = 6)]
+    #[config(default = 4)]
     pub epochs: usize,
     /// Sequences per batch.
     #[config(default = 64)]
@@ -55,12 +56,26 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
-    /// The default run: one layer of 32 liquid neurons on the default sine-frequency task.
+    /// The default run: two layers of 32 liquid neurons on the default sine-frequency task.
     pub fn default_run() -> Self {
-        let data = SineFrequencyConfig::new();
-        let stack = LiquidStackConfig::uniform(1, 32, 1)
-            .map_layers(|layer| layer.with_dt(data.sample_interval));
-        Self::new(LiquidClassifierConfig::new(stack, 2), data)
+        Self::new(
+            LiquidClassifierConfig::new(Self::stack(&SineFrequencyConfig::new(), 32, 2), 2),
+            SineFrequencyConfig::new(),
+        )
+    }
+
+    /// `layers` liquid layers of `hidden` neurons, stepping at the data's sampling interval,
+    /// with time constants initialised between 2 and 20 samples (0.2 – 2 s by default): the
+    /// first layer then acts as a bank of low-pass filters whose gain tells the frequencies
+    /// apart, the second rectifies and integrates it.
+    pub fn stack(data: &SineFrequencyConfig, hidden: usize, layers: usize) -> LiquidStackConfig {
+        let dt = data.sample_interval;
+        LiquidStackConfig::uniform(1, hidden, layers).map_layers(|layer| {
+            layer
+                .with_dt(dt)
+                .with_tau_init_min(2.0 * dt)
+                .with_tau_init_max(20.0 * dt)
+        })
     }
 }
 
@@ -108,7 +123,7 @@ impl<B: Backend> InferenceStep for SequenceClassifier<B> {
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
-    /// burn-train's dashboard on a terminal, plain lines otherwise.
+    /// burn-train's dashboard on a terminal, one line per epoch otherwise.
     Auto,
     /// Always plain lines.
     Plain,
@@ -143,11 +158,32 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
 
 /// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
 /// checkpoints and logs under `artifacts`.
-pub fn train(config: &ExperimentConfig, artifacts: &Path, progress: Progress) -> Result<Report, RunError> {
+pub fn train(
+    config: &ExperimentConfig,
+    artifacts: &Path,
+    progress: Progress,
+) -> Result<Report, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    std::fs::create_dir_all(artifacts)
-        .map_err(|e| err(&format!("cannot create the artifacts folder {}", artifacts.display()))(&e))?;
+    std::fs::create_dir_all(artifacts).map_err(|e| {
+        err(&format!(
+            "cannot create the artifacts folder {}",
+            artifacts.display()
+        ))(&e)
+    })?;
+    // A fresh run: the Learner's summary reads every epoch log it finds in the folder, so the
+    // logs and checkpoints of an earlier run there are removed (nothing else is touched).
+    for stale in ["train", "valid", "checkpoint"] {
+        let path = artifacts.join(stale);
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| {
+                err(&format!(
+                    "cannot clear the earlier run's {}",
+                    path.display()
+                ))(&e)
+            })?;
+        }
+    }
     config
         .save(artifacts.join("config.json"))
         .map_err(|e| err("cannot write config.json")(&e))?;
@@ -155,18 +191,23 @@ pub fn train(config: &ExperimentConfig, artifacts: &Path, progress: Progress) ->
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
         .map_err(|e| err("training data")(&e))?;
-    let valid = SineFrequencyDataset::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
-        .map_err(|e| err("validation data")(&e))?;
-    let net = config.model.init::<B>(&device).map_err(|e| err("model")(&e))?;
+    let valid =
+        SineFrequencyDataset::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
+            .map_err(|e| err("validation data")(&e))?;
+    let net = config
+        .model
+        .init::<B>(&device)
+        .map_err(|e| err("model")(&e))?;
     let model = SequenceClassifier { net };
 
     let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
         .batch_size(config.batch_size)
         .shuffle(config.seed)
         .build(train);
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(SequenceClassificationBatcher)
-        .batch_size(config.batch_size)
-        .build(valid.clone());
+    let loader_valid =
+        DataLoaderBuilder::<backend::Backend, _, _>::new(SequenceClassificationBatcher)
+            .batch_size(config.batch_size)
+            .build(valid.clone());
 
     let optimizer = AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
@@ -180,8 +221,8 @@ pub fn train(config: &ExperimentConfig, artifacts: &Path, progress: Progress) ->
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain {
-        training = training.renderer(CliMetricsRenderer::new());
+    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
+        training = training.renderer(EpochLines::new());
     }
 
     let start = Instant::now();
@@ -191,7 +232,10 @@ pub fn train(config: &ExperimentConfig, artifacts: &Path, progress: Progress) ->
 
     model
         .clone()
-        .save_file(artifacts.join("model"), &NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .save_file(
+            artifacts.join("model"),
+            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
+        )
         .map_err(|e| err("cannot write the model")(&e))?;
     let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
     Ok(Report {
@@ -213,9 +257,19 @@ pub fn accuracy<B: Backend>(
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch_size) {
         let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
-        let batch: SequenceClassificationBatch<B> = SequenceClassificationBatcher.batch(items, device);
-        let predicted = model.net.forward(batch.inputs, None).argmax(1).flatten::<1>(0, 1);
-        correct += predicted.equal(batch.targets).int().sum().into_scalar().to_usize();
+        let batch: SequenceClassificationBatch<B> =
+            SequenceClassificationBatcher.batch(items, device);
+        let predicted = model
+            .net
+            .forward(batch.inputs, None)
+            .argmax(1)
+            .flatten::<1>(0, 1);
+        correct += predicted
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar()
+            .to_usize();
     }
     correct as f64 / data.len() as f64
 }

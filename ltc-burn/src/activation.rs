@@ -27,9 +27,11 @@ mod tests {
     #[test]
     fn softplus_is_stable_and_exact() {
         // f64 on ndarray: in a process of its own (see test_backends).
-        crate::test_backends::in_own_process(module_path!(), "softplus_is_stable_and_exact", || {
-            softplus_is_stable_and_exact_f64()
-        });
+        crate::test_backends::in_own_process(
+            module_path!(),
+            "softplus_is_stable_and_exact",
+            softplus_is_stable_and_exact_f64,
+        );
     }
 
     fn softplus_is_stable_and_exact_f64() {
@@ -39,7 +41,13 @@ mod tests {
             &device,
         );
         let y: Vec<f64> = softplus(x).into_data().to_vec().unwrap();
-        let expected = [0.0, (1.0 + (-3.0f64).exp()).ln(), 2f64.ln(), (1.0 + 2f64.exp()).ln(), 800.0];
+        let expected = [
+            0.0,
+            (1.0 + (-3.0f64).exp()).ln(),
+            2f64.ln(),
+            (1.0 + 2f64.exp()).ln(),
+            800.0,
+        ];
         for (got, want) in y.iter().zip(expected) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
@@ -50,7 +58,10 @@ mod tests {
         for y in [1e-3, 0.5, 1.0, 7.0, 50.0] {
             let x = inverse_softplus(y);
             let back = x.max(0.0) + (-x.abs()).exp().ln_1p();
-            assert!((back - y).abs() < 1e-12 * y.max(1.0), "{y} -> {x} -> {back}");
+            assert!(
+                (back - y).abs() < 1e-12 * y.max(1.0),
+                "{y} -> {x} -> {back}"
+            );
         }
     }
 }

@@ -43,7 +43,12 @@ mod tests {
 
     #[test]
     fn accepts_matching_shapes() {
-        check_shape("f", "x", &[4, 7, 3], &[("batch", None), ("seq", None), ("d", Some(3))]);
+        check_shape(
+            "f",
+            "x",
+            &[4, 7, 3],
+            &[("batch", None), ("seq", None), ("d", Some(3))],
+        );
     }
 
     #[test]
@@ -60,6 +65,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "got [0, 7, 3]")]
     fn rejects_empty_free_dimension() {
-        check_shape("f", "x", &[0, 7, 3], &[("batch", None), ("seq", None), ("d", Some(3))]);
+        check_shape(
+            "f",
+            "x",
+            &[0, 7, 3],
+            &[("batch", None), ("seq", None), ("d", Some(3))],
+        );
     }
 }

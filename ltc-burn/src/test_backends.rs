@@ -12,7 +12,9 @@ pub(crate) type NdArrayF32 = burn::backend::Autodiff<burn::backend::NdArray<f32>
 /// ndarray on the CPU, double precision: for tight numerical checks.
 pub(crate) type NdArrayF64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
 /// wgpu (Vulkan; Mesa lavapipe on machines without a GPU), single precision.
-pub(crate) type WgpuF32 = burn::backend::Autodiff<burn::backend::Wgpu<f32, i32>>;
+pub(crate) type WgpuF32 = burn::backend::Autodiff<
+    burn::backend::wgpu::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>,
+>;
 
 /// The wgpu device used by tests. CubeCL does not list software adapters such as lavapipe as
 /// available, so the device is named explicitly rather than enumerated.

@@ -29,7 +29,9 @@ pub enum DatasetError {
 impl fmt::Display for DatasetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ZeroSize { config, field } => write!(f, "{config}.{field} = 0: must be at least 1"),
+            Self::ZeroSize { config, field } => {
+                write!(f, "{config}.{field} = 0: must be at least 1")
+            }
             Self::OutOfRange {
                 config,
                 field,
@@ -67,7 +69,11 @@ impl Check {
         hi: f64,
         inclusive_lo: bool,
     ) -> Result<(), DatasetError> {
-        let above = if inclusive_lo { value >= lo } else { value > lo };
+        let above = if inclusive_lo {
+            value >= lo
+        } else {
+            value > lo
+        };
         if !(value.is_finite() && above && value < hi) {
             let open = if inclusive_lo { ">=" } else { ">" };
             let valid = if hi.is_finite() {

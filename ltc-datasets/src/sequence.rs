@@ -21,19 +21,19 @@ pub struct SineFrequencyConfig {
     #[config(default = 0.1)]
     pub sample_interval: f64,
     /// Frequency of class 0, in Hz.
-    #[config(default = 1.0)]
+    #[config(default = 0.5)]
     pub low_hz: f64,
     /// Frequency of class 1, in Hz; must stay below the Nyquist frequency `1 / (2 Δ)`.
-    #[config(default = 1.6)]
+    #[config(default = 1.5)]
     pub high_hz: f64,
     /// Standard deviation of the additive Gaussian noise.
     #[config(default = 0.25)]
     pub noise: f64,
     /// Amplitudes are uniform in `[amplitude_min, amplitude_max]`.
-    #[config(default = 0.5)]
+    #[config(default = 0.8)]
     pub amplitude_min: f64,
     /// See `amplitude_min`.
-    #[config(default = 1.5)]
+    #[config(default = 1.2)]
     pub amplitude_max: f64,
 }
 
@@ -44,12 +44,24 @@ impl SineFrequencyConfig {
             config: "SineFrequencyConfig",
         };
         check.nonzero("seq_len", self.seq_len)?;
-        check.within("sample_interval", self.sample_interval, 0.0, f64::INFINITY, false)?;
+        check.within(
+            "sample_interval",
+            self.sample_interval,
+            0.0,
+            f64::INFINITY,
+            false,
+        )?;
         let nyquist = 0.5 / self.sample_interval;
         check.within("low_hz", self.low_hz, 0.0, nyquist, false)?;
         check.within("high_hz", self.high_hz, self.low_hz, nyquist, false)?;
         check.within("noise", self.noise, 0.0, f64::INFINITY, true)?;
-        check.within("amplitude_min", self.amplitude_min, 0.0, f64::INFINITY, false)?;
+        check.within(
+            "amplitude_min",
+            self.amplitude_min,
+            0.0,
+            f64::INFINITY,
+            false,
+        )?;
         check.within(
             "amplitude_max",
             self.amplitude_max,
@@ -172,14 +184,22 @@ pub struct SequenceClassificationBatcher;
 impl<B: Backend> Batcher<B, SequenceItem, SequenceClassificationBatch<B>>
     for SequenceClassificationBatcher
 {
-    fn batch(&self, items: Vec<SequenceItem>, device: &B::Device) -> SequenceClassificationBatch<B> {
-        let first = items.first().expect("SequenceClassificationBatcher: empty batch");
+    fn batch(
+        &self,
+        items: Vec<SequenceItem>,
+        device: &B::Device,
+    ) -> SequenceClassificationBatch<B> {
+        let first = items
+            .first()
+            .expect("SequenceClassificationBatcher: empty batch");
         let (seq, features) = (first.seq_len, first.features);
         let mut inputs = Vec::with_capacity(items.len() * seq * features);
         let mut targets = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             assert!(
-                item.seq_len == seq && item.features == features && item.inputs.len() == seq * features,
+                item.seq_len == seq
+                    && item.features == features
+                    && item.inputs.len() == seq * features,
                 "SequenceClassificationBatcher: item {i} has shape [{}, {}] ({} values), expected [{seq}, {features}]",
                 item.seq_len,
                 item.features,
@@ -212,12 +232,19 @@ mod tests {
         let data = SineFrequencyDataset::new(config.clone(), 10, 1).unwrap();
         for i in 0..10 {
             let item = data.get(i).unwrap();
-            let hz = if i % 2 == 0 { config.low_hz } else { config.high_hz };
+            let hz = if i % 2 == 0 {
+                config.low_hz
+            } else {
+                config.high_hz
+            };
             let k = 2.0 * (std::f64::consts::TAU * hz * config.sample_interval).cos();
             let x: Vec<f64> = item.inputs.iter().map(|&v| v as f64).collect();
             assert!(x.iter().all(|v| v.abs() <= 1.0 + 1e-6));
             for t in 1..x.len() - 1 {
-                assert!((x[t + 1] + x[t - 1] - k * x[t]).abs() < 1e-5, "item {i}, t {t}");
+                assert!(
+                    (x[t + 1] + x[t - 1] - k * x[t]).abs() < 1e-5,
+                    "item {i}, t {t}"
+                );
             }
         }
     }
@@ -237,12 +264,20 @@ mod tests {
     #[test]
     fn noise_has_the_configured_spread() {
         // Difference between a noisy item and the same item without noise is σ·ε.
-        let noisy = SineFrequencyDataset::new(SineFrequencyConfig::new().with_noise(0.5), 200, 3).unwrap();
-        let clean = SineFrequencyDataset::new(SineFrequencyConfig::new().with_noise(0.0), 200, 3).unwrap();
+        let noisy =
+            SineFrequencyDataset::new(SineFrequencyConfig::new().with_noise(0.5), 200, 3).unwrap();
+        let clean =
+            SineFrequencyDataset::new(SineFrequencyConfig::new().with_noise(0.0), 200, 3).unwrap();
         let mut sum_sq = 0.0;
         let mut n = 0.0;
         for i in 0..200 {
-            for (a, b) in noisy.get(i).unwrap().inputs.iter().zip(clean.get(i).unwrap().inputs) {
+            for (a, b) in noisy
+                .get(i)
+                .unwrap()
+                .inputs
+                .iter()
+                .zip(clean.get(i).unwrap().inputs)
+            {
                 sum_sq += ((a - b) as f64).powi(2);
                 n += 1.0;
             }
@@ -253,7 +288,8 @@ mod tests {
 
     #[test]
     fn batcher_stacks_items() {
-        let data = SineFrequencyDataset::new(SineFrequencyConfig::new().with_seq_len(5), 3, 1).unwrap();
+        let data =
+            SineFrequencyDataset::new(SineFrequencyConfig::new().with_seq_len(5), 3, 1).unwrap();
         let items: Vec<_> = (0..3).map(|i| data.get(i).unwrap()).collect();
         let batch: SequenceClassificationBatch<NdArray> =
             SequenceClassificationBatcher.batch(items.clone(), &Default::default());
@@ -267,7 +303,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "item 1 has shape [4, 1] (4 values), expected [5, 1]")]
     fn batcher_rejects_ragged_items() {
-        let item = |seq_len| SequenceItem { inputs: vec![0.0; seq_len], seq_len, features: 1, label: 0 };
+        let item = |seq_len| SequenceItem {
+            inputs: vec![0.0; seq_len],
+            seq_len,
+            features: 1,
+            label: 0,
+        };
         let _: SequenceClassificationBatch<NdArray> =
             SequenceClassificationBatcher.batch(vec![item(5), item(4)], &Default::default());
     }
@@ -275,10 +316,13 @@ mod tests {
     #[test]
     fn config_errors_name_the_fix() {
         let err = |c: SineFrequencyConfig| c.validate().unwrap_err().to_string();
-        assert_eq!(err(SineFrequencyConfig::new().with_seq_len(0)), "SineFrequencyConfig.seq_len = 0: must be at least 1");
+        assert_eq!(
+            err(SineFrequencyConfig::new().with_seq_len(0)),
+            "SineFrequencyConfig.seq_len = 0: must be at least 1"
+        );
         assert_eq!(
             err(SineFrequencyConfig::new().with_high_hz(6.0)),
-            "SineFrequencyConfig.high_hz = 6: must be a finite number > 1 and < 5"
+            "SineFrequencyConfig.high_hz = 6: must be a finite number > 0.5 and < 5"
         );
         assert_eq!(
             err(SineFrequencyConfig::new().with_noise(-1.0)),

@@ -122,7 +122,9 @@ fn parse_test_args(args: &[String]) -> Result<(Vec<Backend>, bool), String> {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--backend" => {
-                let name = iter.next().ok_or("--backend needs a value: ndarray or wgpu")?;
+                let name = iter
+                    .next()
+                    .ok_or("--backend needs a value: ndarray or wgpu")?;
                 let backend = Backend::parse(name).ok_or_else(|| {
                     format!("unknown backend `{name}`; expected one of: ndarray, wgpu")
                 })?;
@@ -168,7 +170,14 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
             ("cargo fmt --check", &["fmt", "--all", "--", "--check"][..]),
             (
                 "cargo clippy -D warnings",
-                &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"][..],
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ][..],
             ),
         ] {
             println!("==> {what}");
@@ -196,10 +205,17 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
     }
 
     println!("\n==> summary");
-    println!("{:<10} {:>7} {:>7} {:>8}", "backend", "passed", "failed", "ignored");
+    println!(
+        "{:<10} {:>7} {:>7} {:>8}",
+        "backend", "passed", "failed", "ignored"
+    );
     let mut total = Counts::default();
     for (backend, counts, ok) in &rows {
-        let note = if *ok { "" } else { "  (cargo reported an error: see above)" };
+        let note = if *ok {
+            ""
+        } else {
+            "  (cargo reported an error: see above)"
+        };
         println!(
             "{:<10} {:>7} {:>7} {:>8}{note}",
             backend.name(),
@@ -363,10 +379,15 @@ mod tests {
 
     #[test]
     fn parses_backends() {
-        let args = |v: &[&str]| parse_test_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let args =
+            |v: &[&str]| parse_test_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(args(&[]).unwrap().0, Backend::ALL.to_vec());
         assert_eq!(args(&["--backend", "wgpu"]).unwrap().0, vec![Backend::Wgpu]);
-        assert!(args(&["--backend", "cuda"]).unwrap_err().contains("unknown backend `cuda`"));
+        assert!(
+            args(&["--backend", "cuda"])
+                .unwrap_err()
+                .contains("unknown backend `cuda`")
+        );
         assert!(!args(&["--no-lint"]).unwrap().1);
     }
 }

@@ -39,6 +39,12 @@ pub struct LiquidLayerConfig {
     /// `w_rec` starts uniform in `[-recurrent_init_range, recurrent_init_range]`.
     #[config(default = 0.5)]
     pub recurrent_init_range: f64,
+    /// `b` starts uniform in `[-bias_init_range, bias_init_range]`. A non-zero bias moves each
+    /// neuron off the odd centre of `tanh`, so its response to an oscillating input has a mean
+    /// that depends on the input's amplitude after filtering — what frequency- and
+    /// energy-sensitive tasks need from the first step.
+    #[config(default = 1.0)]
+    pub bias_init_range: f64,
 }
 
 /// The state of a [`LiquidLayer`]: the membrane value of every neuron.
@@ -75,7 +81,7 @@ pub struct LiquidLayer<B: Backend> {
     /// Self-recurrent weight of each neuron, `[d_hidden]`, uniform in
     /// `±recurrent_init_range`.
     pub w_rec: Param<Tensor<B, 1>>,
-    /// Bias, `[d_hidden]`, zeros.
+    /// Bias, `[d_hidden]`, uniform in `±bias_init_range`.
     pub b: Param<Tensor<B, 1>>,
     /// Unconstrained time-constant parameter, `[d_hidden]`: `τ = tau_min + softplus(tau_raw)`.
     /// Initialised so that `τ` is uniform in `[tau_init_min, tau_init_max]`.
@@ -99,6 +105,7 @@ impl LiquidLayerConfig {
         check.positive("tau_init_min", self.tau_init_min)?;
         check.positive("tau_init_max", self.tau_init_max)?;
         check.non_negative("recurrent_init_range", self.recurrent_init_range)?;
+        check.non_negative("bias_init_range", self.bias_init_range)?;
         if self.tau_init_min <= self.tau_min {
             return Err(check.inconsistent(format!(
                 "tau_init_min = {} must be above tau_min = {} (τ = tau_min + softplus(tau_raw) \
@@ -130,7 +137,8 @@ impl LiquidLayerConfig {
         ));
         let r = self.recurrent_init_range;
         let w_rec = Tensor::random([d_hidden], Distribution::Uniform(-r, r), device);
-        let b = Tensor::zeros([d_hidden], device);
+        let r = self.bias_init_range;
+        let b = Tensor::random([d_hidden], Distribution::Uniform(-r, r), device);
         // τ ~ U(tau_init_min, tau_init_max), stored as its softplus pre-image above tau_min.
         let (lo, hi) = (self.tau_init_min, self.tau_init_max);
         let tau = Tensor::<B, 1>::random([d_hidden], Distribution::Uniform(lo, hi), device);
@@ -152,7 +160,9 @@ impl LiquidLayerConfig {
 /// read initialises on its own, from whatever the generator holds then: a module and its clone
 /// (the Learner's copy, a saved checkpoint) would hold different weights. Reading the value once
 /// fixes it for every clone made afterwards.
-pub(crate) fn materialize<B: Backend, const D: usize>(param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+pub(crate) fn materialize<B: Backend, const D: usize>(
+    param: Param<Tensor<B, D>>,
+) -> Param<Tensor<B, D>> {
     let _ = param.val();
     param
 }
@@ -364,7 +374,10 @@ mod tests {
         shape: [usize; D],
         device: &B::Device,
     ) -> Tensor<B, D> {
-        Tensor::from_data(TensorData::new(v.to_vec(), shape).convert::<B::FloatElem>(), device)
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), shape).convert::<B::FloatElem>(),
+            device,
+        )
     }
 
     impl Plain {
@@ -382,7 +395,14 @@ mod tests {
         /// The textbook formulation, one neuron at a time, in f64.
         /// `x`: [batch][seq][d_input], `h0`: [batch][d_hidden], `dt`: [batch][seq].
         /// Returns (outputs [batch][seq][d_hidden] flattened, final state flattened).
-        fn run(&self, x: &[f64], h0: &[f64], dt: &[f64], batch: usize, seq: usize) -> (Vec<f64>, Vec<f64>) {
+        fn run(
+            &self,
+            x: &[f64],
+            h0: &[f64],
+            dt: &[f64],
+            batch: usize,
+            seq: usize,
+        ) -> (Vec<f64>, Vec<f64>) {
             let (ni, nh) = (self.d_input, self.d_hidden);
             let mut outputs = vec![0.0; batch * seq * nh];
             let mut h = h0.to_vec();
@@ -409,10 +429,14 @@ mod tests {
 
     /// Deterministic pseudo-random numbers in [lo, hi) (no RNG state shared between tests).
     fn numbers(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
             })
             .collect()
@@ -455,7 +479,13 @@ mod tests {
         let dt = tensor::<B, 2>(&[0.5, 0.5], [1, 2], device);
         let (out, state) = layer.forward(x, None, Some(dt));
         let tol = if is_f64::<B>() { 1e-14 } else { 1e-6 };
-        assert_close("outputs", &values(out), &[0.13426239174950882, 0.30375580784986667], tol, 0.0);
+        assert_close(
+            "outputs",
+            &values(out),
+            &[0.13426239174950882, 0.30375580784986667],
+            tol,
+            0.0,
+        );
         assert_close("state", &values(state.h), &[0.30375580784986667], tol, 0.0);
     }
 
@@ -469,7 +499,9 @@ mod tests {
         let (want_out, want_h) = plain.run(&x, &h0, &dt, batch, seq);
         let (out, state) = layer.forward(
             tensor(&x, [batch, seq, ni], device),
-            Some(LiquidState { h: tensor(&h0, [batch, nh], device) }),
+            Some(LiquidState {
+                h: tensor(&h0, [batch, nh], device),
+            }),
             Some(tensor(&dt, [batch, seq], device)),
         );
         assert_close("outputs", &values(out), &want_out, forward_tol::<B>(), 0.0);
@@ -480,10 +512,18 @@ mod tests {
         let (want_out, _) = plain.run(&x, &h0, &ones, batch, seq);
         let (out, _) = layer.forward(
             tensor(&x, [batch, seq, ni], device),
-            Some(LiquidState { h: tensor(&h0, [batch, nh], device) }),
+            Some(LiquidState {
+                h: tensor(&h0, [batch, nh], device),
+            }),
             None,
         );
-        assert_close("outputs (dt = None)", &values(out), &want_out, forward_tol::<B>(), 0.0);
+        assert_close(
+            "outputs (dt = None)",
+            &values(out),
+            &want_out,
+            forward_tol::<B>(),
+            0.0,
+        );
     }
 
     /// The gradient of `L = Σ c_out ⊙ outputs + Σ c_h ⊙ h_final` with respect to every
@@ -506,7 +546,9 @@ mod tests {
         let x_t = tensor::<B, 3>(&x, [batch, seq, ni], device).require_grad();
         let (out, state) = layer.forward(
             x_t.clone(),
-            Some(LiquidState { h: tensor(&h0, [batch, nh], device) }),
+            Some(LiquidState {
+                h: tensor(&h0, [batch, nh], device),
+            }),
             Some(tensor(&dt, [batch, seq], device)),
         );
         let loss = (out * tensor::<B, 3>(&c_out, [batch, seq, nh], device)).sum()
@@ -521,14 +563,30 @@ mod tests {
             perturb(&mut p_minus, &mut x_minus, -eps);
             (loss_of(&p_plus, &x_plus) - loss_of(&p_minus, &x_minus)) / (2.0 * eps)
         };
-        let (atol, rtol) = if is_f64::<B>() { (1e-8, 1e-7) } else { (2e-5, 2e-4) };
+        let (atol, rtol) = if is_f64::<B>() {
+            (1e-8, 1e-7)
+        } else {
+            (2e-5, 2e-4)
+        };
 
         type Field = fn(&mut Plain) -> &mut Vec<f64>;
         let params: [(&str, Field, Vec<f64>); 4] = [
-            ("w_in", |p| &mut p.w_in, values(layer.w_in.grad(&grads).unwrap())),
-            ("w_rec", |p| &mut p.w_rec, values(layer.w_rec.grad(&grads).unwrap())),
+            (
+                "w_in",
+                |p| &mut p.w_in,
+                values(layer.w_in.grad(&grads).unwrap()),
+            ),
+            (
+                "w_rec",
+                |p| &mut p.w_rec,
+                values(layer.w_rec.grad(&grads).unwrap()),
+            ),
             ("b", |p| &mut p.b, values(layer.b.grad(&grads).unwrap())),
-            ("tau_raw", |p| &mut p.tau_raw, values(layer.tau_raw.grad(&grads).unwrap())),
+            (
+                "tau_raw",
+                |p| &mut p.tau_raw,
+                values(layer.tau_raw.grad(&grads).unwrap()),
+            ),
         ];
         for (name, field, got) in params {
             let want: Vec<f64> = (0..got.len())
@@ -553,7 +611,9 @@ mod tests {
         let h: Vec<f64> = h1.iter().chain(&h1).copied().collect();
         let (out, _) = layer.forward(
             tensor(&x, [2, 1, ni], device),
-            Some(LiquidState { h: tensor(&h, [2, nh], device) }),
+            Some(LiquidState {
+                h: tensor(&h, [2, nh], device),
+            }),
             Some(tensor(&[0.1, 0.3], [2, 1], device)),
         );
         let out = values(out);
@@ -562,15 +622,25 @@ mod tests {
             .collect();
         let tol = if is_f64::<B>() { 1e-13 } else { 2e-6 };
         for (i, (small, large)) in moves.into_iter().enumerate() {
-            assert!(small.abs() > 1e-4, "neuron {i} does not move: test is vacuous");
-            assert!((large - 3.0 * small).abs() <= tol, "neuron {i}: {large} vs 3 × {small}");
+            assert!(
+                small.abs() > 1e-4,
+                "neuron {i} does not move: test is vacuous"
+            );
+            assert!(
+                (large - 3.0 * small).abs() <= tol,
+                "neuron {i}: {large} vs 3 × {small}"
+            );
         }
     }
 
     fn step_matches_forward<B: AutodiffBackend>(device: &B::Device) {
         let (batch, seq, ni, nh) = (2, 4, 3, 5);
         let layer = random_plain(ni, nh, 61).to_layer::<B>(device);
-        let x = tensor::<B, 3>(&numbers(batch * seq * ni, 62, -1.0, 1.0), [batch, seq, ni], device);
+        let x = tensor::<B, 3>(
+            &numbers(batch * seq * ni, 62, -1.0, 1.0),
+            [batch, seq, ni],
+            device,
+        );
         let dt = tensor::<B, 2>(&numbers(batch * seq, 63, 0.1, 1.0), [batch, seq], device);
         let (out, last) = layer.forward(x.clone(), None, Some(dt.clone()));
         let mut state = None;
@@ -583,8 +653,20 @@ mod tests {
             state = Some(next);
         }
         let tol = forward_tol::<B>();
-        assert_close("outputs", &values(Tensor::stack::<3>(streamed, 1)), &values(out), tol, 0.0);
-        assert_close("state", &values(state.unwrap().h), &values(last.h), tol, 0.0);
+        assert_close(
+            "outputs",
+            &values(Tensor::stack::<3>(streamed, 1)),
+            &values(out),
+            tol,
+            0.0,
+        );
+        assert_close(
+            "state",
+            &values(state.unwrap().h),
+            &values(last.h),
+            tol,
+            0.0,
+        );
     }
 
     fn tau_stays_positive_whatever_the_optimiser_does<B: AutodiffBackend>(device: &B::Device) {
@@ -592,8 +674,14 @@ mod tests {
         plain.tau_raw = vec![-1e4, -80.0, 1e4];
         let layer = plain.to_layer::<B>(device);
         let tau = values(layer.tau());
-        assert!(tau[0] >= 0.05 && tau[1] >= 0.05, "τ fell below tau_min: {tau:?}");
-        assert!((tau[2] - (1e4 + 0.05)).abs() < 1.0, "large τ is not linear: {tau:?}");
+        assert!(
+            tau[0] >= 0.05 && tau[1] >= 0.05,
+            "τ fell below tau_min: {tau:?}"
+        );
+        assert!(
+            (tau[2] - (1e4 + 0.05)).abs() < 1.0,
+            "large τ is not linear: {tau:?}"
+        );
         let x = tensor::<B, 3>(&numbers(2 * 3 * 2, 72, -1.0, 1.0), [2, 3, 2], device);
         let (out, _) = layer.forward(x, None, None);
         assert!(values(out).iter().all(|v| v.is_finite()));
@@ -601,7 +689,10 @@ mod tests {
 
     fn record_round_trip<B: AutodiffBackend>(device: &B::Device) {
         if is_f64::<B>() {
-            round_trip_with::<B, _>(device, NamedMpkFileRecorder::<DoublePrecisionSettings>::new());
+            round_trip_with::<B, _>(
+                device,
+                NamedMpkFileRecorder::<DoublePrecisionSettings>::new(),
+            );
         } else {
             round_trip_with::<B, _>(device, NamedMpkFileRecorder::<FullPrecisionSettings>::new());
         }
@@ -614,7 +705,11 @@ mod tests {
         let path = test_dir::<B>("liquid-record").join("layer");
         layer.clone().save_file(path.clone(), &recorder).unwrap();
         let fresh = config.init::<B>(device).unwrap();
-        assert_ne!(values(fresh.w_in.val()), values(layer.w_in.val()), "vacuous: same weights");
+        assert_ne!(
+            values(fresh.w_in.val()),
+            values(layer.w_in.val()),
+            "vacuous: same weights"
+        );
         let loaded = fresh.load_file(path, &recorder, device).unwrap();
         let x = tensor::<B, 3>(&numbers(2 * 5 * 3, 81, -1.0, 1.0), [2, 5, 3], device);
         let (a, _) = layer.valid().forward(x.clone().inner(), None, None);
@@ -626,13 +721,23 @@ mod tests {
         let config = LiquidLayerConfig::new(4, 64)
             .with_tau_init_min(2.0)
             .with_tau_init_max(3.0)
-            .with_recurrent_init_range(0.1);
+            .with_recurrent_init_range(0.1)
+            .with_bias_init_range(0.25);
         let layer = config.init::<B>(device).unwrap();
         assert_eq!(layer.num_params(), 4 * 64 + 3 * 64);
         let tau = values(layer.tau());
-        assert!(tau.iter().all(|t| (2.0 - 1e-5..=3.0 + 1e-5).contains(t)), "{tau:?}");
-        assert!(values(layer.w_rec.val()).iter().all(|w| w.abs() <= 0.1 + 1e-7));
-        assert!(values(layer.b.val()).iter().all(|b| *b == 0.0));
+        assert!(
+            tau.iter().all(|t| (2.0 - 1e-5..=3.0 + 1e-5).contains(t)),
+            "{tau:?}"
+        );
+        assert!(
+            values(layer.w_rec.val())
+                .iter()
+                .all(|w| w.abs() <= 0.1 + 1e-7)
+        );
+        let b = values(layer.b.val());
+        assert!(b.iter().all(|b| b.abs() <= 0.25 + 1e-7), "{b:?}");
+        assert!(b.iter().any(|b| b.abs() > 0.05), "bias not drawn: {b:?}");
         let display = format!("{layer}");
         assert!(display.contains("LiquidLayer"), "{display}");
     }
@@ -645,7 +750,11 @@ mod tests {
     fn rejects_wrong_state_width<B: AutodiffBackend>(device: &B::Device) {
         let layer = random_plain(3, 4, 1).to_layer::<B>(device);
         let h = Tensor::zeros([2, 5], device);
-        let _ = layer.forward(Tensor::zeros([2, 5, 3], device), Some(LiquidState { h }), None);
+        let _ = layer.forward(
+            Tensor::zeros([2, 5, 3], device),
+            Some(LiquidState { h }),
+            None,
+        );
     }
 
     fn rejects_wrong_dt_shape<B: AutodiffBackend>(device: &B::Device) {
@@ -693,12 +802,18 @@ mod tests {
             err(LiquidLayerConfig::new(2, 4).with_tau_min(f64::NAN)),
             "LiquidLayerConfig.tau_min = NaN: must be a finite number > 0"
         );
-        assert!(err(LiquidLayerConfig::new(2, 4).with_tau_init_min(0.001)).contains("above tau_min"));
+        assert!(
+            err(LiquidLayerConfig::new(2, 4).with_tau_init_min(0.001)).contains("above tau_min")
+        );
         assert!(
             err(LiquidLayerConfig::new(2, 4).with_tau_init_max(0.5)).contains("tau_init_max = 0.5")
         );
         let device = Default::default();
-        assert!(LiquidLayerConfig::new(2, 0).init::<burn::backend::NdArray>(&device).is_err());
+        assert!(
+            LiquidLayerConfig::new(2, 0)
+                .init::<burn::backend::NdArray>(&device)
+                .is_err()
+        );
     }
 
     #[test]

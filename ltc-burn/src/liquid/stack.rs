@@ -191,10 +191,7 @@ impl LiquidClassifierConfig {
     }
 
     /// Builds the model on `device`.
-    pub fn init<B: Backend>(
-        &self,
-        device: &B::Device,
-    ) -> Result<LiquidClassifier<B>, ConfigError> {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LiquidClassifier<B>, ConfigError> {
         self.validate()?;
         let stack = self.stack.init(device)?;
         let mut head = LinearConfig::new(stack.d_output(), self.d_output).init(device);
@@ -240,10 +237,17 @@ impl<B: Backend> LiquidClassifier<B> {
             "LiquidClassifier::forward",
             "x",
             &x.dims(),
-            &[("batch", None), ("seq", None), ("d_input", Some(self.stack.d_input()))],
+            &[
+                ("batch", None),
+                ("seq", None),
+                ("d_input", Some(self.stack.d_input())),
+            ],
         );
         let (_, states) = self.stack.forward(x, None, dt);
-        let last = states.into_iter().next_back().expect("a stack has at least one layer");
+        let last = states
+            .into_iter()
+            .next_back()
+            .expect("a stack has at least one layer");
         self.head.forward(last.h)
     }
 }
@@ -252,8 +256,8 @@ impl<B: Backend> LiquidClassifier<B> {
 mod tests {
     use super::*;
     use crate::test_backends::{assert_close, backend_tests, is_f64};
-    use burn::tensor::backend::AutodiffBackend;
     use burn::tensor::Distribution;
+    use burn::tensor::backend::AutodiffBackend;
 
     fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
         t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
@@ -274,9 +278,27 @@ mod tests {
         let (out, states) = stack.forward(x.clone(), None, None);
         let (mid, s0) = stack.layers[0].forward(x.clone(), None, None);
         let (want, s1) = stack.layers[1].forward(mid, None, None);
-        assert_close("outputs", &values(out.clone()), &values(want), tol::<B>(), 0.0);
-        assert_close("state 0", &values(states[0].h.clone()), &values(s0.h), tol::<B>(), 0.0);
-        assert_close("state 1", &values(states[1].h.clone()), &values(s1.h), tol::<B>(), 0.0);
+        assert_close(
+            "outputs",
+            &values(out.clone()),
+            &values(want),
+            tol::<B>(),
+            0.0,
+        );
+        assert_close(
+            "state 0",
+            &values(states[0].h.clone()),
+            &values(s0.h),
+            tol::<B>(),
+            0.0,
+        );
+        assert_close(
+            "state 1",
+            &values(states[1].h.clone()),
+            &values(s1.h),
+            tol::<B>(),
+            0.0,
+        );
 
         let mut streamed = None;
         for t in 0..6 {
@@ -284,7 +306,13 @@ mod tests {
             streamed = Some(stack.step(x_t, streamed, None));
         }
         let streamed = streamed.unwrap();
-        assert_close("step", &values(streamed[1].h.clone()), &values(states[1].h.clone()), tol::<B>(), 0.0);
+        assert_close(
+            "step",
+            &values(streamed[1].h.clone()),
+            &values(states[1].h.clone()),
+            tol::<B>(),
+            0.0,
+        );
     }
 
     /// The classifier is the head applied to the last layer's final state.
@@ -308,11 +336,16 @@ mod tests {
             .collect();
         let tol = if is_f64::<B>() { 1e-12 } else { 1e-5 };
         assert_close("logits", &values(logits), &want, tol, 0.0);
-        assert_eq!(model.num_params(), (2 * 5 + 3 * 5) + (5 * 5 + 3 * 5) + (5 * 3 + 3));
+        assert_eq!(
+            model.num_params(),
+            (2 * 5 + 3 * 5) + (5 * 5 + 3 * 5) + (5 * 3 + 3)
+        );
     }
 
     fn rejects_wrong_state_count<B: AutodiffBackend>(device: &B::Device) {
-        let stack = LiquidStackConfig::uniform(3, 4, 2).init::<B>(device).unwrap();
+        let stack = LiquidStackConfig::uniform(3, 4, 2)
+            .init::<B>(device)
+            .unwrap();
         let one = vec![stack.layers[0].zero_state(2)];
         let _ = stack.forward(Tensor::zeros([2, 5, 3], device), Some(one), None);
     }
@@ -336,7 +369,10 @@ mod tests {
     #[test]
     fn stack_config_errors() {
         let err = LiquidStackConfig::new(vec![]).validate().unwrap_err();
-        assert_eq!(err.to_string(), "LiquidStackConfig.layers.len() = 0: must be at least 1");
+        assert_eq!(
+            err.to_string(),
+            "LiquidStackConfig.layers.len() = 0: must be at least 1"
+        );
         let mut config = LiquidStackConfig::uniform(3, 4, 2);
         config.layers[1].d_input = 5;
         assert_eq!(
@@ -346,7 +382,10 @@ mod tests {
         let err = LiquidClassifierConfig::new(LiquidStackConfig::uniform(3, 4, 1), 0)
             .validate()
             .unwrap_err();
-        assert_eq!(err.to_string(), "LiquidClassifierConfig.d_output = 0: must be at least 1");
+        assert_eq!(
+            err.to_string(),
+            "LiquidClassifierConfig.d_output = 0: must be at least 1"
+        );
     }
 
     #[test]
