@@ -3,6 +3,7 @@
 //! `cargo xtask test` is the one test command: formatting, clippy, and every test once per
 //! backend, with a summary per backend. Standard library only, so it builds in seconds.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -190,13 +191,14 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
     }
 
     let mut rows = Vec::new();
+    let mut generic = BTreeMap::new();
     let mut all_ok = true;
     for &backend in backends {
         let mut counts = Counts::default();
         let mut ok = true;
         for run in backend.runs() {
             println!("==> {} backend: {}", backend.name(), run.what);
-            let (run_counts, run_ok) = run_cargo_test(&run, &env);
+            let (run_counts, run_ok) = run_cargo_test(&run, &env, &mut generic);
             counts.add(run_counts);
             ok &= run_ok;
         }
@@ -225,6 +227,7 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
         );
         total.add(*counts);
     }
+    report_generic(&generic);
     println!(
         "total: {} passed, {} failed, {} skipped",
         total.passed, total.failed, total.ignored
@@ -239,8 +242,39 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
     }
 }
 
+/// Prints how many backend-generic tests passed per backend instantiation, and which of them
+/// did not pass everywhere.
+fn report_generic(generic: &BTreeMap<String, BTreeSet<String>>) {
+    if generic.is_empty() {
+        return;
+    }
+    let counts: Vec<String> = generic
+        .iter()
+        .map(|(backend, tests)| {
+            format!("{} {}", backend.trim_start_matches("backend_"), tests.len())
+        })
+        .collect();
+    println!(
+        "backend-generic tests passed per instantiation: {}",
+        counts.join(", ")
+    );
+    let all: BTreeSet<&String> = generic.values().flatten().collect();
+    for (backend, tests) in generic {
+        for test in all.iter().filter(|t| !tests.contains(**t)) {
+            println!(
+                "  not passed on {}: {test}",
+                backend.trim_start_matches("backend_")
+            );
+        }
+    }
+}
+
 /// Runs one `cargo test`, echoing its output and adding up the libtest result lines.
-fn run_cargo_test(run: &TestRun, env: &[(&str, OsString)]) -> (Counts, bool) {
+fn run_cargo_test(
+    run: &TestRun,
+    env: &[(&str, OsString)],
+    generic: &mut BTreeMap<String, BTreeSet<String>>,
+) -> (Counts, bool) {
     let mut command = cargo();
     command.args(run.cargo).arg("--").args(run.filter);
     command.envs(env.iter().map(|(k, v)| (*k, v)));
@@ -261,9 +295,27 @@ fn run_cargo_test(run: &TestRun, env: &[(&str, OsString)]) -> (Counts, bool) {
         if let Some(result) = parse_result_line(&line) {
             counts.add(result);
         }
+        if let Some((backend, test)) = parse_generic_pass(&line) {
+            generic.entry(backend).or_default().insert(test);
+        }
     }
     let ok = matches!(child.wait(), Ok(status) if status.success());
     (counts, ok)
+}
+
+/// A passed instantiation of a backend-generic test: `test a::b::backend_wgpu::name ... ok`
+/// gives `("backend_wgpu", "a::b::name")`.
+fn parse_generic_pass(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("test ")?;
+    let (path, outcome) = rest.split_once(" ... ")?;
+    if outcome != "ok" {
+        return None;
+    }
+    let path = path.strip_suffix(" - should panic").unwrap_or(path);
+    let mut segments: Vec<&str> = path.split("::").collect();
+    let index = segments.iter().position(|s| s.starts_with("backend_"))?;
+    let backend = segments.remove(index).to_string();
+    Some((backend, segments.join("::")))
 }
 
 /// Parses `test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 3 filtered out; …`.
@@ -288,37 +340,51 @@ fn parse_result_line(line: &str) -> Option<Counts> {
     Some(counts)
 }
 
+/// Where the Vulkan loader and driver manifests are looked for on Linux.
+const LOADER_DIRS: [&str; 7] = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+];
+const ICD_DIRS: [&str; 3] = [
+    "/usr/share/vulkan/icd.d",
+    "/etc/vulkan/icd.d",
+    "/usr/local/share/vulkan/icd.d",
+];
+
 /// wgpu needs a Vulkan loader and at least one driver on Linux; say how to get them.
 fn check_vulkan() -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Ok(()); // Metal / DX12 ship with the system.
     }
-    let lib_dirs = [
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/lib/x86_64-linux-gnu",
-        "/lib/aarch64-linux-gnu",
-        "/usr/lib64",
-        "/usr/lib",
-        "/usr/local/lib",
-    ];
-    let loader = lib_dirs
-        .iter()
-        .any(|dir| Path::new(dir).join("libvulkan.so.1").exists())
-        || std::env::var_os("LD_LIBRARY_PATH").is_some_and(|paths| {
-            std::env::split_paths(&paths).any(|dir| dir.join("libvulkan.so.1").exists())
-        });
+    let mut loader_dirs: Vec<PathBuf> = LOADER_DIRS.iter().map(PathBuf::from).collect();
+    if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+        loader_dirs.extend(std::env::split_paths(&paths));
+    }
+    let icd_dirs: Vec<PathBuf> = ICD_DIRS.iter().map(PathBuf::from).collect();
     let driver_env = ["VK_DRIVER_FILES", "VK_ICD_FILENAMES"]
         .iter()
         .any(|key| std::env::var_os(key).is_some());
-    let driver = driver_env
-        || [
-            "/usr/share/vulkan/icd.d",
-            "/etc/vulkan/icd.d",
-            "/usr/local/share/vulkan/icd.d",
-        ]
+    vulkan_status(&loader_dirs, &icd_dirs, driver_env)
+}
+
+/// `Ok` when a loader (`libvulkan.so.1`) is in one of `loader_dirs` and a driver manifest
+/// (`*.json`) in one of `icd_dirs` (or named by the environment); otherwise the message that
+/// says what is missing and how to install it.
+fn vulkan_status(
+    loader_dirs: &[PathBuf],
+    icd_dirs: &[PathBuf],
+    driver_env: bool,
+) -> Result<(), String> {
+    let loader = loader_dirs
         .iter()
-        .any(|dir| {
+        .any(|dir| dir.join("libvulkan.so.1").exists());
+    let driver = driver_env
+        || icd_dirs.iter().any(|dir| {
             std::fs::read_dir(dir).is_ok_and(|entries| {
                 entries
                     .filter_map(Result::ok)
@@ -375,6 +441,67 @@ mod tests {
         .unwrap();
         assert_eq!((c.passed, c.failed, c.ignored), (12, 1, 3));
         assert!(parse_result_line("running 12 tests").is_none());
+    }
+
+    #[test]
+    fn vulkan_check_names_what_is_missing_and_the_fix() {
+        let root = std::env::temp_dir().join(format!("xtask-vulkan-{}", std::process::id()));
+        let (lib, icd) = (root.join("lib"), root.join("icd.d"));
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::create_dir_all(&icd).unwrap();
+        let (libs, icds) = (vec![lib.clone()], vec![icd.clone()]);
+
+        let err = vulkan_status(&libs, &icds, false).unwrap_err();
+        assert!(
+            err.contains("libvulkan.so.1) and any Vulkan driver"),
+            "{err}"
+        );
+        assert!(
+            err.contains("apt-get install -y mesa-vulkan-drivers libvulkan1"),
+            "{err}"
+        );
+        assert!(err.contains("--backend ndarray"), "{err}");
+
+        std::fs::write(lib.join("libvulkan.so.1"), b"").unwrap();
+        let err = vulkan_status(&libs, &icds, false).unwrap_err();
+        assert!(err.contains("a Vulkan driver (no ICD manifest"), "{err}");
+        assert!(
+            vulkan_status(&libs, &icds, true).is_ok(),
+            "VK_DRIVER_FILES counts as a driver"
+        );
+
+        std::fs::write(icd.join("lvp_icd.x86_64.json"), b"{}").unwrap();
+        assert!(vulkan_status(&libs, &icds, false).is_ok());
+        std::fs::remove_file(lib.join("libvulkan.so.1")).unwrap();
+        let err = vulkan_status(&libs, &icds, false).unwrap_err();
+        assert!(
+            err.contains("but the Vulkan loader (libvulkan.so.1) is missing"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn recognises_generic_test_instantiations() {
+        assert_eq!(
+            parse_generic_pass("test liquid::layer::tests::backend_wgpu::hand_computed ... ok"),
+            Some((
+                "backend_wgpu".into(),
+                "liquid::layer::tests::hand_computed".into()
+            ))
+        );
+        assert_eq!(
+            parse_generic_pass("test m::backend_ndarray::rejects - should panic ... ok"),
+            Some(("backend_ndarray".into(), "m::rejects".into()))
+        );
+        assert_eq!(
+            parse_generic_pass("test m::backend_ndarray::x ... FAILED"),
+            None
+        );
+        assert_eq!(
+            parse_generic_pass("test shape::tests::accepts ... ok"),
+            None
+        );
     }
 
     #[test]
