@@ -44,6 +44,21 @@ pub(crate) fn is_f64<B: Backend>() -> bool {
     core::mem::size_of::<B::FloatElem>() == 8
 }
 
+/// A tensor's values as `f64`, whatever the backend's float type.
+pub(crate) fn values<B: Backend, const D: usize>(t: burn::tensor::Tensor<B, D>) -> Vec<f64> {
+    t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
+}
+
+/// A tensor of the backend's float type from `f64` values.
+pub(crate) fn tensor<B: Backend, const D: usize>(
+    v: &[f64],
+    shape: [usize; D],
+    device: &B::Device,
+) -> burn::tensor::Tensor<B, D> {
+    let data = burn::tensor::TensorData::new(v.to_vec(), shape).convert::<B::FloatElem>();
+    burn::tensor::Tensor::from_data(data, device)
+}
+
 /// A fresh, empty temporary folder unique to this process, test and backend.
 pub(crate) fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
     let backend: String = core::any::type_name::<B>()

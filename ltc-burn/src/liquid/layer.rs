@@ -345,7 +345,7 @@ fn euler_step<B: Backend>(
 mod tests {
     use super::*;
     use crate::activation::inverse_softplus;
-    use crate::test_backends::{assert_close, backend_tests, is_f64, test_dir};
+    use crate::test_backends::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
     use burn::module::AutodiffModule;
     use burn::record::{
         DoublePrecisionSettings, FileRecorder, FullPrecisionSettings, NamedMpkFileRecorder,
@@ -363,21 +363,6 @@ mod tests {
         b: Vec<f64>,
         tau_raw: Vec<f64>,
         tau_min: f64,
-    }
-
-    fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-        t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
-    }
-
-    fn tensor<B: Backend, const D: usize>(
-        v: &[f64],
-        shape: [usize; D],
-        device: &B::Device,
-    ) -> Tensor<B, D> {
-        Tensor::from_data(
-            TensorData::new(v.to_vec(), shape).convert::<B::FloatElem>(),
-            device,
-        )
     }
 
     impl Plain {

@@ -255,13 +255,9 @@ impl<B: Backend> LiquidClassifier<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_backends::{assert_close, backend_tests, is_f64};
+    use crate::test_backends::{assert_close, backend_tests, is_f64, values};
     use burn::tensor::Distribution;
     use burn::tensor::backend::AutodiffBackend;
-
-    fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-        t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
-    }
 
     fn tol<B: Backend>() -> f64 {
         if is_f64::<B>() { 1e-12 } else { 1e-6 }
