@@ -37,6 +37,7 @@ pub mod liquid;
 mod shape;
 #[cfg(test)]
 pub(crate) mod test_backends;
+pub mod wiring;
 
 pub use error::ConfigError;
 
