@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod builders;
+mod draw;
 mod error;
 mod record;
 mod wiring;
