@@ -24,6 +24,15 @@ pub enum DatasetError {
         /// What would be valid.
         valid: String,
     },
+    /// A series too short for even one window.
+    TooShort {
+        /// What is short, e.g. `"series"`.
+        what: String,
+        /// Rows it has.
+        rows: usize,
+        /// Rows one window needs.
+        needed: usize,
+    },
 }
 
 impl fmt::Display for DatasetError {
@@ -38,6 +47,10 @@ impl fmt::Display for DatasetError {
                 value,
                 valid,
             } => write!(f, "{config}.{field} = {value}: must be {valid}"),
+            Self::TooShort { what, rows, needed } => write!(
+                f,
+                "{what} has {rows} rows, but one window needs {needed} (seq_len + horizon)"
+            ),
         }
     }
 }

@@ -8,13 +8,29 @@
 //! - [`SineFrequencyDataset`]: which of two frequencies a noisy sine has (sequence
 //!   classification), batched by [`SequenceClassificationBatcher`] into
 //!   `inputs [batch, seq, features]` and `targets [batch]`.
+//! - [`Spiral`]: the LTC tutorial's spiral as next-step prediction windows, and
+//!   [`sine_quickstart`], ncps's first-steps sequence; both batched by [`SeriesBatcher`] into
+//!   `inputs [batch, seq, in]`, `targets [batch, seq, out]` and, for irregular data,
+//!   `elapsed [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
+//! - [`Moons`]: two interleaved half circles, batched by [`PointBatcher`] into
+//!   `inputs [batch, 2]`, `targets [batch]`.
+//! - [`EventXor`]: the parity of a bit stream seen as run-length events, batched (padded and
+//!   masked) by [`EventBatcher`].
 #![warn(missing_docs)]
 
 mod error;
+mod events;
+mod moons;
 mod sequence;
+mod series;
+mod spiral;
 
 pub use error::DatasetError;
+pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart};
+pub use moons::{Moons, PointBatch, PointBatcher, PointItem};
 pub use sequence::{
     SequenceClassificationBatch, SequenceClassificationBatcher, SequenceItem, SineFrequencyConfig,
     SineFrequencyDataset,
 };
+pub use series::{SeriesBatch, SeriesBatcher, SeriesDataset, SeriesItem, Windows};
+pub use spiral::{Spiral, SpiralConfig};

@@ -1,0 +1,225 @@
+//! Event-based bit-stream XOR (the CfC paper's parity task), and the ncps sine quickstart.
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Check, DatasetError};
+use crate::series::SeriesItem;
+
+/// A bit stream encoded as events: runs of equal bits become one event whose elapsed time is
+/// the run's length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventItem {
+    /// The bit of each event (0.0 or 1.0).
+    pub values: Vec<f32>,
+    /// The length of each run, in bit periods.
+    pub elapsed: Vec<f32>,
+    /// The parity (XOR) of all bits of the stream.
+    pub label: usize,
+}
+
+/// Parity of a bit stream, seen as events (CfC paper, "event-based XOR"): item `i` is a
+/// stream of `bits` fair coin flips drawn from `(seed, i)` (ChaCha8 stream `i`), merged into
+/// runs; its label is the XOR of all bits. Streams have between 1 and `bits` events, so
+/// batches are padded and masked ([`EventBatcher`]).
+///
+/// ```
+/// use burn::data::dataset::Dataset;
+/// let data = ltc_datasets::EventXor::new(16, 100, 1)?;
+/// let item = data.get(0).unwrap();
+/// assert_eq!(item.elapsed.iter().sum::<f32>(), 16.0);
+/// # Ok::<(), ltc_datasets::DatasetError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventXor {
+    bits: usize,
+    len: usize,
+    seed: u64,
+}
+
+impl EventXor {
+    /// `len` streams of `bits` bits.
+    pub fn new(bits: usize, len: usize, seed: u64) -> Result<Self, DatasetError> {
+        let check = Check { config: "EventXor" };
+        check.nonzero("bits", bits)?;
+        check.nonzero("len", len)?;
+        Ok(Self { bits, len, seed })
+    }
+
+    /// The raw bits of item `index` (before run-length encoding).
+    pub fn bits_of(&self, index: usize) -> Vec<bool> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(index as u64);
+        (0..self.bits).map(|_| rng.random_bool(0.5)).collect()
+    }
+}
+
+impl Dataset<EventItem> for EventXor {
+    fn get(&self, index: usize) -> Option<EventItem> {
+        if index >= self.len {
+            return None;
+        }
+        let bits = self.bits_of(index);
+        let (mut values, mut elapsed) = (Vec::new(), Vec::new());
+        for (i, &bit) in bits.iter().enumerate() {
+            if i > 0 && bits[i - 1] == bit {
+                *elapsed.last_mut().expect("a run is open") += 1.0;
+            } else {
+                values.push(if bit { 1.0 } else { 0.0 });
+                elapsed.push(1.0);
+            }
+        }
+        let label = bits.iter().filter(|&&b| b).count() % 2;
+        Some(EventItem {
+            values,
+            elapsed,
+            label,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A padded batch of event streams.
+#[derive(Debug, Clone)]
+pub struct EventBatch<B: Backend> {
+    /// `[batch, events, 1]`, zero after each stream's end.
+    pub inputs: Tensor<B, 3>,
+    /// `[batch, events]`, zero after each stream's end.
+    pub elapsed: Tensor<B, 2>,
+    /// `[batch, events]`: 1 for real events, 0 for padding.
+    pub mask: Tensor<B, 2>,
+    /// `[batch]`: the parity.
+    pub targets: Tensor<B, 1, Int>,
+}
+
+/// Pads [`EventItem`]s to the longest stream of the batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventBatcher;
+
+impl<B: Backend> Batcher<B, EventItem, EventBatch<B>> for EventBatcher {
+    fn batch(&self, items: Vec<EventItem>, device: &B::Device) -> EventBatch<B> {
+        let b = items.len();
+        let events = items
+            .iter()
+            .map(|i| i.values.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let (mut inputs, mut elapsed, mut mask) = (
+            vec![0.0f32; b * events],
+            vec![0.0f32; b * events],
+            vec![0.0f32; b * events],
+        );
+        for (r, item) in items.iter().enumerate() {
+            for (e, (&v, &dt)) in item.values.iter().zip(&item.elapsed).enumerate() {
+                inputs[r * events + e] = v;
+                elapsed[r * events + e] = dt;
+                mask[r * events + e] = 1.0;
+            }
+        }
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        EventBatch {
+            inputs: Tensor::from_data(TensorData::new(inputs, [b, events, 1]), device),
+            elapsed: Tensor::from_data(TensorData::new(elapsed, [b, events]), device),
+            mask: Tensor::from_data(TensorData::new(mask, [b, events]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [b]), device),
+        }
+    }
+}
+
+/// The ncps "first steps" sequence: 48 points `t` evenly spaced over `[0, 3π]`, inputs
+/// `[sin t, cos t]`, target `sin 2t`; one sequence, regular steps.
+///
+/// ```
+/// let item = ltc_datasets::sine_quickstart();
+/// assert_eq!((item.seq_len, item.input_features, item.target_features), (48, 2, 1));
+/// ```
+pub fn sine_quickstart() -> SeriesItem {
+    let n = 48;
+    let t = |i: usize| 3.0 * std::f64::consts::PI * i as f64 / (n - 1) as f64;
+    SeriesItem {
+        inputs: (0..n)
+            .flat_map(|i| [t(i).sin() as f32, t(i).cos() as f32])
+            .collect(),
+        targets: (0..n).map(|i| (2.0 * t(i)).sin() as f32).collect(),
+        elapsed: None,
+        seq_len: n,
+        input_features: 2,
+        target_features: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn labels_are_the_parity_and_events_encode_the_bits() {
+        let data = EventXor::new(12, 300, 5).unwrap();
+        let mut ones = 0;
+        for i in 0..300 {
+            let bits = data.bits_of(i);
+            let item = data.get(i).unwrap();
+            assert_eq!(item.label, bits.iter().filter(|&&b| b).count() % 2);
+            ones += item.label;
+            // Decoding the runs gives the bits back.
+            let decoded: Vec<bool> = item
+                .values
+                .iter()
+                .zip(&item.elapsed)
+                .flat_map(|(&v, &dt)| std::iter::repeat_n(v > 0.5, dt as usize))
+                .collect();
+            assert_eq!(decoded, bits);
+            assert!(
+                item.values.windows(2).all(|w| w[0] != w[1]),
+                "runs are maximal"
+            );
+        }
+        assert!((100..200).contains(&ones), "parity is balanced: {ones}/300");
+        assert_eq!(data.get(300), None);
+        assert!(EventXor::new(0, 3, 1).is_err());
+    }
+
+    #[test]
+    fn batcher_pads_and_masks() {
+        let short = EventItem {
+            values: vec![1.0],
+            elapsed: vec![4.0],
+            label: 0,
+        };
+        let long = EventItem {
+            values: vec![0.0, 1.0, 0.0],
+            elapsed: vec![1.0, 2.0, 1.0],
+            label: 0,
+        };
+        let batch: EventBatch<NdArray> = EventBatcher.batch(vec![short, long], &Default::default());
+        assert_eq!(batch.inputs.dims(), [2, 3, 1]);
+        let mask: Vec<f32> = batch.mask.into_data().to_vec().unwrap();
+        assert_eq!(mask, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let elapsed: Vec<f32> = batch.elapsed.into_data().to_vec().unwrap();
+        assert_eq!(elapsed, vec![4.0, 0.0, 0.0, 1.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn sine_quickstart_follows_the_formula() {
+        let item = sine_quickstart();
+        assert_eq!(item.inputs.len(), 96);
+        for i in 0..48 {
+            let (s, c) = (
+                f64::from(item.inputs[2 * i]),
+                f64::from(item.inputs[2 * i + 1]),
+            );
+            assert!((s * s + c * c - 1.0).abs() < 1e-6);
+            assert!((f64::from(item.targets[i]) - 2.0 * s * c).abs() < 1e-6); // sin 2t
+        }
+        assert!((f64::from(item.inputs[94]) - (3.0 * std::f64::consts::PI).sin()).abs() < 1e-6);
+    }
+}
