@@ -24,6 +24,17 @@ pub enum DatasetError {
         /// What would be valid.
         valid: String,
     },
+    /// Malformed CSV input.
+    Csv {
+        /// The file.
+        file: String,
+        /// 1-based line, when one is to blame.
+        line: Option<u64>,
+        /// The column, when one is to blame.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// A series too short for even one window.
     TooShort {
         /// What is short, e.g. `"series"`.
@@ -47,6 +58,21 @@ impl fmt::Display for DatasetError {
                 value,
                 valid,
             } => write!(f, "{config}.{field} = {value}: must be {valid}"),
+            Self::Csv {
+                file,
+                line,
+                column,
+                message,
+            } => {
+                write!(f, "{file}")?;
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
+                if let Some(column) = column {
+                    write!(f, ": column '{column}'")?;
+                }
+                write!(f, ": {message}")
+            }
             Self::TooShort { what, rows, needed } => write!(
                 f,
                 "{what} has {rows} rows, but one window needs {needed} (seq_len + horizon)"

@@ -14,10 +14,13 @@
 //!   `elapsed [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
 //! - [`Moons`]: two interleaved half circles, batched by [`PointBatcher`] into
 //!   `inputs [batch, 2]`, `targets [batch]`.
+//! - [`CsvSeries`]: your own CSV time series — chosen feature, target and time columns, split
+//!   in time, z-scored with a reusable [`Normalizer`], errors naming file, line and column.
 //! - [`EventXor`]: the parity of a bit stream seen as run-length events, batched (padded and
 //!   masked) by [`EventBatcher`].
 #![warn(missing_docs)]
 
+mod csv_series;
 mod error;
 mod events;
 mod moons;
@@ -25,6 +28,7 @@ mod sequence;
 mod series;
 mod spiral;
 
+pub use csv_series::{CsvSeries, CsvSeriesConfig, Normalizer};
 pub use error::DatasetError;
 pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart};
 pub use moons::{Moons, PointBatch, PointBatcher, PointItem};

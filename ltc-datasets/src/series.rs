@@ -45,14 +45,19 @@ pub struct Windows {
 }
 
 impl Windows {
+    /// Checks that `seq_len` and `stride` are at least one.
+    pub fn validate(&self) -> Result<(), DatasetError> {
+        let check = Check { config: "Windows" };
+        check.nonzero("seq_len", self.seq_len)?;
+        check.nonzero("stride", self.stride)
+    }
+
     /// The first row of every window that fits, with its target window, into `len` rows.
     ///
     /// # Errors
     /// Zero `seq_len` or `stride`, or a series too short for a single window.
     pub fn starts(&self, len: usize) -> Result<Vec<usize>, DatasetError> {
-        let check = Check { config: "Windows" };
-        check.nonzero("seq_len", self.seq_len)?;
-        check.nonzero("stride", self.stride)?;
+        self.validate()?;
         let needed = self.seq_len + self.horizon;
         if len < needed {
             return Err(DatasetError::TooShort {
