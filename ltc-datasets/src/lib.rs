@@ -14,6 +14,8 @@
 //!   `elapsed [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
 //! - [`Moons`]: two interleaved half circles, batched by [`PointBatcher`] into
 //!   `inputs [batch, 2]`, `targets [batch]`.
+//! - [`IrregularOscillator`]: a damped oscillator observed at random times, with per-step
+//!   elapsed times (exercises `timespans`).
 //! - [`CsvSeries`]: your own CSV time series — chosen feature, target and time columns, split
 //!   in time, z-scored with a reusable [`Normalizer`], errors naming file, line and column.
 //! - [`EventXor`]: the parity of a bit stream seen as run-length events, batched (padded and
@@ -23,6 +25,7 @@
 mod csv_series;
 mod error;
 mod events;
+mod irregular;
 mod moons;
 mod sequence;
 mod series;
@@ -31,6 +34,7 @@ mod spiral;
 pub use csv_series::{CsvSeries, CsvSeriesConfig, Normalizer};
 pub use error::DatasetError;
 pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart};
+pub use irregular::{IrregularOscillator, IrregularOscillatorConfig};
 pub use moons::{Moons, PointBatch, PointBatcher, PointItem};
 pub use sequence::{
     SequenceClassificationBatch, SequenceClassificationBatcher, SequenceItem, SineFrequencyConfig,
