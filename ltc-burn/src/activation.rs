@@ -26,8 +26,8 @@ mod tests {
 
     #[test]
     fn softplus_is_stable_and_exact() {
-        // f64 on ndarray: in a process of its own (see test_backends).
-        crate::test_backends::in_own_process(
+        // f64 on ndarray: in a process of its own (see the ltc-testing crate).
+        ltc_testing::in_own_process(
             module_path!(),
             "softplus_is_stable_and_exact",
             softplus_is_stable_and_exact_f64,

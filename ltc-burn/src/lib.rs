@@ -35,8 +35,6 @@ pub mod activation;
 mod error;
 pub mod liquid;
 mod shape;
-#[cfg(test)]
-pub(crate) mod test_backends;
 pub mod wiring;
 
 pub use error::ConfigError;

@@ -64,8 +64,8 @@ pub fn sensory_erev<B: Backend>(wiring: &Wiring, device: &B::Device) -> Tensor<B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_backends::{backend_tests, values};
     use burn::tensor::backend::AutodiffBackend;
+    use ltc_testing::{backend_tests, values};
     use ltc_wirings::Random;
 
     fn tensors_hold_the_wiring<B: AutodiffBackend>(device: &B::Device) {

@@ -345,13 +345,13 @@ fn euler_step<B: Backend>(
 mod tests {
     use super::*;
     use crate::activation::inverse_softplus;
-    use crate::test_backends::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
     use burn::module::AutodiffModule;
     use burn::record::{
         DoublePrecisionSettings, FileRecorder, FullPrecisionSettings, NamedMpkFileRecorder,
     };
     use burn::tensor::TensorData;
     use burn::tensor::backend::AutodiffBackend;
+    use ltc_testing::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
 
     /// The layer's parameters as plain f64 vectors, for the textbook reference below.
     #[derive(Clone, Debug)]
@@ -803,7 +803,7 @@ mod tests {
 
     #[test]
     fn inverse_softplus_tensor_matches_scalar() {
-        crate::test_backends::in_own_process(
+        ltc_testing::in_own_process(
             module_path!(),
             "inverse_softplus_tensor_matches_scalar",
             inverse_softplus_tensor_matches_scalar_f64,

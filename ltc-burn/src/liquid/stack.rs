@@ -255,9 +255,9 @@ impl<B: Backend> LiquidClassifier<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_backends::{assert_close, backend_tests, is_f64, values};
     use burn::tensor::Distribution;
     use burn::tensor::backend::AutodiffBackend;
+    use ltc_testing::{assert_close, backend_tests, is_f64, values};
 
     fn tol<B: Backend>() -> f64 {
         if is_f64::<B>() { 1e-12 } else { 1e-6 }

@@ -1,24 +1,26 @@
-//! One test body, every backend.
+//! Test support for the workspace: one test body, every backend.
 //!
 //! Tests are generic functions `fn name<B: AutodiffBackend>(device: &B::Device)`; the
 //! [`backend_tests!`] macro instantiates each of them once per backend, in one build, as
 //! `…::backend_<name>::<test>`. `cargo xtask test --backend <name>` selects a backend by that
 //! module name. Adding a backend is one line in the macro below.
 
+#![warn(missing_docs)]
+
 use burn::tensor::backend::Backend;
 
 /// ndarray on the CPU, single precision (the embedded default).
-pub(crate) type NdArrayF32 = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+pub type NdArrayF32 = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 /// ndarray on the CPU, double precision: for tight numerical checks.
-pub(crate) type NdArrayF64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
+pub type NdArrayF64 = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
 /// wgpu (Vulkan; Mesa lavapipe on machines without a GPU), single precision.
-pub(crate) type WgpuF32 = burn::backend::Autodiff<
+pub type WgpuF32 = burn::backend::Autodiff<
     burn::backend::wgpu::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>,
 >;
 
 /// The wgpu device used by tests. CubeCL does not list software adapters such as lavapipe as
 /// available, so the device is named explicitly rather than enumerated.
-pub(crate) fn wgpu_device() -> burn::backend::wgpu::WgpuDevice {
+pub fn wgpu_device() -> burn::backend::wgpu::WgpuDevice {
     burn::backend::wgpu::WgpuDevice::DefaultDevice
 }
 
@@ -27,7 +29,7 @@ pub(crate) fn wgpu_device() -> burn::backend::wgpu::WgpuDevice {
 /// Guards the f32 tests against a test that used `NdArray<f64>` in the shared process (see the
 /// module docs): such a test must go through [`in_own_process`].
 #[track_caller]
-pub(crate) fn assert_default_float<B: Backend>(device: &B::Device) {
+pub fn assert_default_float<B: Backend>(device: &B::Device) {
     let expected: burn::tensor::FloatDType =
         <B::FloatElem as burn::tensor::Element>::dtype().into();
     let actual = burn::tensor::get_device_settings::<B>(device).float_dtype;
@@ -35,22 +37,22 @@ pub(crate) fn assert_default_float<B: Backend>(device: &B::Device) {
         actual, expected,
         "this process's default float dtype for the device is {actual:?}, not {expected:?}: a \
          test used another precision of the same device in this process; run it through \
-         test_backends::in_own_process"
+         ltc_testing::in_own_process"
     );
 }
 
 /// Whether the backend computes in double precision (tolerances depend on it).
-pub(crate) fn is_f64<B: Backend>() -> bool {
+pub fn is_f64<B: Backend>() -> bool {
     core::mem::size_of::<B::FloatElem>() == 8
 }
 
 /// A tensor's values as `f64`, whatever the backend's float type.
-pub(crate) fn values<B: Backend, const D: usize>(t: burn::tensor::Tensor<B, D>) -> Vec<f64> {
+pub fn values<B: Backend, const D: usize>(t: burn::tensor::Tensor<B, D>) -> Vec<f64> {
     t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
 }
 
 /// A tensor of the backend's float type from `f64` values.
-pub(crate) fn tensor<B: Backend, const D: usize>(
+pub fn tensor<B: Backend, const D: usize>(
     v: &[f64],
     shape: [usize; D],
     device: &B::Device,
@@ -60,7 +62,7 @@ pub(crate) fn tensor<B: Backend, const D: usize>(
 }
 
 /// A fresh, empty temporary folder unique to this process, test and backend.
-pub(crate) fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
+pub fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
     let backend: String = core::any::type_name::<B>()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -75,7 +77,7 @@ pub(crate) fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
 
 /// Absolute-plus-relative closeness with a message naming the first offending index.
 #[track_caller]
-pub(crate) fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64) {
+pub fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let tol = atol + rtol * w.abs();
@@ -91,7 +93,7 @@ pub(crate) fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rto
 /// this already is that child. A failure or panic of the child (including the expected panic of
 /// a `#[should_panic]` test) is re-raised here with the child's output, so the parent test
 /// passes and fails exactly as the child did.
-pub(crate) fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
+pub fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
     const CHILD: &str = "LTC_BURN_TEST_CHILD";
     if std::env::var_os(CHILD).is_some() {
         return body();
@@ -125,11 +127,12 @@ pub(crate) fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
 ///     rejects_wrong_width,
 /// }
 /// ```
+#[macro_export]
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
-        $crate::test_backends::backend_tests!(@one backend_ndarray, NdArrayF32, Default::default(), shared; $($(#[$meta])* $name),*);
-        $crate::test_backends::backend_tests!(@one backend_ndarray_f64, NdArrayF64, Default::default(), own_process; $($(#[$meta])* $name),*);
-        $crate::test_backends::backend_tests!(@one backend_wgpu, WgpuF32, $crate::test_backends::wgpu_device(), shared; $($(#[$meta])* $name),*);
+        $crate::backend_tests!(@one backend_ndarray, NdArrayF32, Default::default(), shared; $($(#[$meta])* $name),*);
+        $crate::backend_tests!(@one backend_ndarray_f64, NdArrayF64, Default::default(), own_process; $($(#[$meta])* $name),*);
+        $crate::backend_tests!(@one backend_wgpu, WgpuF32, $crate::wgpu_device(), shared; $($(#[$meta])* $name),*);
     };
     (@one $module:ident, $backend:ident, $device:expr, $process:ident; $($(#[$meta:meta])* $name:ident),*) => {
         mod $module {
@@ -137,20 +140,19 @@ macro_rules! backend_tests {
                 $(#[$meta])*
                 #[test]
                 fn $name() {
-                    $crate::test_backends::backend_tests!(@run $process, stringify!($name), {
+                    $crate::backend_tests!(@run $process, stringify!($name), {
                         let device = $device;
-                        super::$name::<$crate::test_backends::$backend>(&device);
+                        super::$name::<$crate::$backend>(&device);
                     });
                 }
             )*
         }
     };
     (@run shared, $name:expr, $body:block) => {{
-        $crate::test_backends::assert_default_float::<$crate::test_backends::NdArrayF32>(&Default::default());
+        $crate::assert_default_float::<$crate::NdArrayF32>(&Default::default());
         $body
     }};
     (@run own_process, $name:expr, $body:block) => {
-        $crate::test_backends::in_own_process(module_path!(), $name, || $body)
+        $crate::in_own_process(module_path!(), $name, || $body)
     };
 }
-pub(crate) use backend_tests;
