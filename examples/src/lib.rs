@@ -6,3 +6,9 @@
 pub mod backend;
 pub mod progress;
 pub mod sequence_classification;
+
+/// The README's Rust examples, compiled and run as doc tests (this package depends on every
+/// crate of the workspace).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -38,11 +38,6 @@ mod shape;
 pub mod wiring;
 
 pub use error::ConfigError;
-
-/// The README's Rust examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
 pub use liquid::{
     LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,
     LiquidStackConfig, LiquidState,
