@@ -274,48 +274,24 @@ impl Ncp {
         }
         w.layers = vec![inter.clone(), command.clone(), motor.clone()];
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let pick = |rng: &mut ChaCha8Rng, from: &[usize], k: usize| -> Vec<usize> {
-            sample(rng, from.len(), k.min(from.len()))
-                .into_iter()
-                .map(|j| from[j])
-                .collect()
-        };
+        let sensory: Vec<usize> = (0..input_dim).collect();
         // How many sources a neuron left without input gets: clip(int(a·b/c), 1, max).
         let backfill = |a: usize, b: usize, c: usize, max: usize| ((a * b) / c).clamp(1, max);
 
         // 1. sensory → inter
-        let sensory: Vec<usize> = (0..input_dim).collect();
-        for &s in &sensory {
-            for dst in pick(&mut rng, &inter, self.sensory_fanout) {
-                let p = polarity_half(&mut rng);
-                w.set_sensory_synapse(s, dst, p);
-            }
-        }
+        let sensory_edges = Edges {
+            exists: |w: &Wiring, s, d| w.sensory_synapse(s, d).is_some(),
+            set: |w: &mut Wiring, s, d, p| w.set_sensory_synapse(s, d, p),
+        };
         let k = backfill(input_dim, self.sensory_fanout, i, input_dim);
-        for &dst in &inter {
-            if (0..input_dim).all(|s| w.sensory_synapse(s, dst).is_none()) {
-                for s in pick(&mut rng, &sensory, k) {
-                    let p = polarity_half(&mut rng);
-                    w.set_sensory_synapse(s, dst, p);
-                }
-            }
-        }
+        sensory_edges.connect(&mut w, &mut rng, &sensory, &inter, self.sensory_fanout, k);
         // 2. inter → command
-        for &src in &inter {
-            for dst in pick(&mut rng, &command, self.inter_fanout) {
-                let p = polarity_half(&mut rng);
-                w.set_synapse(src, dst, p);
-            }
-        }
+        let forward = Edges {
+            exists: |w: &Wiring, s, d| w.synapse(s, d).is_some(),
+            set: |w: &mut Wiring, s, d, p| w.set_synapse(s, d, p),
+        };
         let k = backfill(i, self.inter_fanout, c, i);
-        for &dst in &command {
-            if inter.iter().all(|&src| w.synapse(src, dst).is_none()) {
-                for src in pick(&mut rng, &inter, k) {
-                    let p = polarity_half(&mut rng);
-                    w.set_synapse(src, dst, p);
-                }
-            }
-        }
+        forward.connect(&mut w, &mut rng, &inter, &command, self.inter_fanout, k);
         // 3. command → command, with replacement
         for _ in 0..self.recurrent_command_synapses {
             let src = command[rng.random_range(0..c)];
@@ -323,23 +299,62 @@ impl Ncp {
             let p = polarity_half(&mut rng);
             w.set_synapse(src, dst, p);
         }
-        // 4. command → motor
-        for &dst in &motor {
-            for src in pick(&mut rng, &command, self.motor_fanin) {
-                let p = polarity_half(&mut rng);
-                w.set_synapse(src, dst, p);
+        // 4. command → motor: every motor neuron draws its command sources (the edges of
+        // stages 1–2 reversed), then command neurons without a motor target get some.
+        let backward = Edges {
+            exists: |w: &Wiring, motor, command| w.synapse(command, motor).is_some(),
+            set: |w: &mut Wiring, motor, command, p| w.set_synapse(command, motor, p),
+        };
+        let k = backfill(m, self.motor_fanin, c, m);
+        backward.connect(&mut w, &mut rng, &motor, &command, self.motor_fanin, k);
+        w
+    }
+}
+
+/// How one NCP stage reads and writes its edges `(a, b)`: sensory or neuron synapses, forward
+/// or reversed.
+struct Edges<E, S> {
+    exists: E,
+    set: S,
+}
+
+impl<E, S> Edges<E, S>
+where
+    E: Fn(&Wiring, usize, usize) -> bool,
+    S: Fn(&mut Wiring, usize, usize, i8),
+{
+    /// Every `a` of `from` gets edges to `fanout` distinct random `b`s of `to`; then every `b`
+    /// left without an edge gets edges from `backfill` distinct random `a`s. One polarity draw
+    /// per edge, in that order (ncps's order).
+    fn connect(
+        &self,
+        w: &mut Wiring,
+        rng: &mut ChaCha8Rng,
+        from: &[usize],
+        to: &[usize],
+        fanout: usize,
+        backfill: usize,
+    ) {
+        let pick = |rng: &mut ChaCha8Rng, among: &[usize], k: usize| -> Vec<usize> {
+            sample(rng, among.len(), k.min(among.len()))
+                .into_iter()
+                .map(|j| among[j])
+                .collect()
+        };
+        for &a in from {
+            for b in pick(rng, to, fanout) {
+                let p = polarity_half(rng);
+                (self.set)(w, a, b, p);
             }
         }
-        let k = backfill(m, self.motor_fanin, c, m);
-        for &src in &command {
-            if motor.iter().all(|&dst| w.synapse(src, dst).is_none()) {
-                for dst in pick(&mut rng, &motor, k) {
-                    let p = polarity_half(&mut rng);
-                    w.set_synapse(src, dst, p);
+        for &b in to {
+            if from.iter().all(|&a| !(self.exists)(w, a, b)) {
+                for a in pick(rng, from, backfill) {
+                    let p = polarity_half(rng);
+                    (self.set)(w, a, b, p);
                 }
             }
         }
-        w
     }
 }
 
