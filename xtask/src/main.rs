@@ -14,7 +14,8 @@ cargo xtask <command>
 
 Commands:
   test [--backend ndarray|wgpu]... [--no-lint]
-        cargo fmt --check, cargo clippy -D warnings, then every test (unit, integration, doc)
+        cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings, then every test
+        (unit, integration, doc)
         once per backend, and a summary per backend. Without --backend: every backend.
         ndarray runs the f32 and f64 instantiations and every backend-independent test;
         wgpu runs on Vulkan (Mesa's lavapipe on machines without a GPU).
@@ -71,6 +72,13 @@ impl Backend {
             ],
         }
     }
+}
+
+/// A check run before the tests: what it is, its cargo arguments, an extra variable.
+struct Lint {
+    what: &'static str,
+    args: &'static [&'static str],
+    env: Option<(&'static str, &'static str)>,
 }
 
 struct TestRun {
@@ -167,22 +175,38 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
     let env = gpu_environment();
 
     if lint {
-        for (what, args) in [
-            ("cargo fmt --check", &["fmt", "--all", "--", "--check"][..]),
-            (
-                "cargo clippy -D warnings",
-                &[
+        let lints = [
+            Lint {
+                what: "cargo fmt --check",
+                args: &["fmt", "--all", "--", "--check"],
+                env: None,
+            },
+            Lint {
+                what: "cargo clippy -D warnings",
+                args: &[
                     "clippy",
                     "--workspace",
                     "--all-targets",
                     "--",
                     "-D",
                     "warnings",
-                ][..],
-            ),
-        ] {
+                ],
+                env: None,
+            },
+            Lint {
+                what: "cargo doc (doc warnings and broken intra-doc links are errors)",
+                args: &["doc", "--no-deps", "--workspace", "--quiet"],
+                env: Some(("RUSTDOCFLAGS", "-D warnings")),
+            },
+        ];
+        for Lint { what, args, env } in lints {
             println!("==> {what}");
-            let status = cargo().args(args).status();
+            let mut command = cargo();
+            command.args(args);
+            if let Some((key, value)) = env {
+                command.env(key, value);
+            }
+            let status = command.status();
             if !matches!(status, Ok(s) if s.success()) {
                 eprintln!("xtask test: `{what}` failed; fix the above (or run `cargo fmt --all`).");
                 return ExitCode::FAILURE;
