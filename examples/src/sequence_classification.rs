@@ -152,8 +152,8 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
-    move |e| RunError(format!("{context}: {e}"))
+fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> RunError {
+    RunError(format!("{context}: {error}"))
 }
 
 /// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
@@ -166,10 +166,11 @@ pub fn train(
     type B = backend::TrainBackend;
     let device = backend::device();
     std::fs::create_dir_all(artifacts).map_err(|e| {
-        err(&format!(
-            "cannot create the artifacts folder {}",
-            artifacts.display()
-        ))(&e)
+        let folder = artifacts.display();
+        run_error(
+            format_args!("cannot create the artifacts folder {folder}"),
+            e,
+        )
     })?;
     // A fresh run: the Learner's summary reads every epoch log it finds in the folder, so the
     // logs and checkpoints of an earlier run there are removed (nothing else is touched).
@@ -177,27 +178,27 @@ pub fn train(
         let path = artifacts.join(stale);
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| {
-                err(&format!(
-                    "cannot clear the earlier run's {}",
-                    path.display()
-                ))(&e)
+                run_error(
+                    format_args!("cannot clear the earlier run's {}", path.display()),
+                    e,
+                )
             })?;
         }
     }
     config
         .save(artifacts.join("config.json"))
-        .map_err(|e| err("cannot write config.json")(&e))?;
+        .map_err(|e| run_error("cannot write config.json", e))?;
 
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
-        .map_err(|e| err("training data")(&e))?;
+        .map_err(|e| run_error("training data", e))?;
     let valid =
         SineFrequencyDataset::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
-            .map_err(|e| err("validation data")(&e))?;
+            .map_err(|e| run_error("validation data", e))?;
     let net = config
         .model
         .init::<B>(&device)
-        .map_err(|e| err("model")(&e))?;
+        .map_err(|e| run_error("model", e))?;
     let model = SequenceClassifier { net };
 
     let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
@@ -236,7 +237,7 @@ pub fn train(
             artifacts.join("model"),
             &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
         )
-        .map_err(|e| err("cannot write the model")(&e))?;
+        .map_err(|e| run_error("cannot write the model", e))?;
     let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
     Ok(Report {
         valid_accuracy,

@@ -34,6 +34,7 @@
 pub mod activation;
 mod error;
 pub mod liquid;
+mod param;
 mod shape;
 pub mod wiring;
 

@@ -26,8 +26,9 @@ pub fn wgpu_device() -> burn::backend::wgpu::WgpuDevice {
 
 /// Panics unless this process's default float dtype for `device` is the backend's own.
 ///
-/// Guards the f32 tests against a test that used `NdArray<f64>` in the shared process (see the
-/// module docs): such a test must go through [`in_own_process`].
+/// Every instantiation of [`backend_tests!`] checks it first, so a test that used another
+/// precision of the same device in a shared process (see the module docs) fails loudly instead
+/// of running silently in the wrong precision; such a test must go through [`in_own_process`].
 #[track_caller]
 pub fn assert_default_float<B: Backend>(device: &B::Device) {
     let expected: burn::tensor::FloatDType =
@@ -142,16 +143,14 @@ macro_rules! backend_tests {
                 fn $name() {
                     $crate::backend_tests!(@run $process, stringify!($name), {
                         let device = $device;
+                        $crate::assert_default_float::<$crate::$backend>(&device);
                         super::$name::<$crate::$backend>(&device);
                     });
                 }
             )*
         }
     };
-    (@run shared, $name:expr, $body:block) => {{
-        $crate::assert_default_float::<$crate::NdArrayF32>(&Default::default());
-        $body
-    }};
+    (@run shared, $name:expr, $body:block) => { $body };
     (@run own_process, $name:expr, $body:block) => {
         $crate::in_own_process(module_path!(), $name, || $body)
     };

@@ -109,11 +109,7 @@ impl FullyConnected {
                 wiring.set_sensory_synapse(src, dst, polarity_two_thirds(&mut rng));
             }
         }
-        wiring.spec = Some(WiringSpec {
-            builder: Builder::FullyConnected(self.clone()),
-            input_dim,
-        });
-        Ok(wiring)
+        Ok(wiring.with_spec(Builder::FullyConnected(self.clone()), input_dim))
     }
 }
 
@@ -175,11 +171,7 @@ impl Random {
             let polarity = polarity_two_thirds(&mut rng);
             wiring.set_sensory_synapse(index / n, index % n, polarity);
         }
-        wiring.spec = Some(WiringSpec {
-            builder: Builder::Random(self.clone()),
-            input_dim,
-        });
-        Ok(wiring)
+        Ok(wiring.with_spec(Builder::Random(self.clone()), input_dim))
     }
 }
 
@@ -255,12 +247,8 @@ impl Ncp {
     pub fn build(&self, input_dim: usize) -> Result<Wiring, WiringError> {
         self.validate()?;
         check_input_dim("Ncp", input_dim)?;
-        let mut wiring = self.build_graph(input_dim);
-        wiring.spec = Some(WiringSpec {
-            builder: Builder::Ncp(self.clone()),
-            input_dim,
-        });
-        Ok(wiring)
+        let wiring = self.build_graph(input_dim);
+        Ok(wiring.with_spec(Builder::Ncp(self.clone()), input_dim))
     }
 
     fn build_graph(&self, input_dim: usize) -> Wiring {
@@ -449,12 +437,8 @@ impl AutoNcp {
     pub fn build(&self, input_dim: usize) -> Result<Wiring, WiringError> {
         let ncp = self.to_ncp()?;
         check_input_dim("AutoNcp", input_dim)?;
-        let mut wiring = ncp.build_graph(input_dim);
-        wiring.spec = Some(WiringSpec {
-            builder: Builder::AutoNcp(self.clone()),
-            input_dim,
-        });
-        Ok(wiring)
+        let wiring = ncp.build_graph(input_dim);
+        Ok(wiring.with_spec(Builder::AutoNcp(self.clone()), input_dim))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::builders::WiringSpec;
+use crate::builders::{Builder, WiringSpec};
 
 /// The role of a neuron in a wiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +84,12 @@ impl Wiring {
             neuron_types,
             spec: None,
         }
+    }
+
+    /// Records the builder and input width that produced this graph.
+    pub(crate) fn with_spec(mut self, builder: Builder, input_dim: usize) -> Self {
+        self.spec = Some(WiringSpec { builder, input_dim });
+        self
     }
 
     pub(crate) fn set_synapse(&mut self, src: usize, dst: usize, polarity: i8) {

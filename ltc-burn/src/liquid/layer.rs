@@ -5,8 +5,9 @@ use burn::module::{Initializer, Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 
-use crate::activation::softplus;
+use crate::activation::{inverse_softplus, softplus};
 use crate::error::{Check, ConfigError};
+use crate::param::materialize;
 use crate::shape::check_shape;
 
 /// Configuration of a [`LiquidLayer`]; build it with [`LiquidLayerConfig::init`].
@@ -142,7 +143,7 @@ impl LiquidLayerConfig {
         // τ ~ U(tau_init_min, tau_init_max), stored as its softplus pre-image above tau_min.
         let (lo, hi) = (self.tau_init_min, self.tau_init_max);
         let tau = Tensor::<B, 1>::random([d_hidden], Distribution::Uniform(lo, hi), device);
-        let tau_raw = inverse_softplus_tensor(tau.sub_scalar(self.tau_min));
+        let tau_raw = inverse_softplus(tau.sub_scalar(self.tau_min));
         Ok(LiquidLayer {
             w_in,
             w_rec: Param::from_tensor(w_rec),
@@ -152,25 +153,6 @@ impl LiquidLayerConfig {
             dt: self.dt,
         })
     }
-}
-
-/// Initialises a lazily initialised parameter now.
-///
-/// Burn 0.21's `Initializer` returns lazy parameters, and a clone of a parameter that was never
-/// read initialises on its own, from whatever the generator holds then: a module and its clone
-/// (the Learner's copy, a saved checkpoint) would hold different weights. Reading the value once
-/// fixes it for every clone made afterwards.
-pub(crate) fn materialize<B: Backend, const D: usize>(
-    param: Param<Tensor<B, D>>,
-) -> Param<Tensor<B, D>> {
-    let _ = param.val();
-    param
-}
-
-/// `ln(eʸ − 1)` elementwise, stable for large `y` (see [`inverse_softplus`]).
-fn inverse_softplus_tensor<B: Backend>(y: Tensor<B, 1>) -> Tensor<B, 1> {
-    // y + ln(1 − e^(−y)); checked against the scalar version in the tests.
-    y.clone() + y.neg().exp().neg().log1p()
 }
 
 impl<B: Backend> LiquidLayer<B> {
@@ -344,12 +326,10 @@ fn euler_step<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::inverse_softplus;
     use burn::module::AutodiffModule;
     use burn::record::{
         DoublePrecisionSettings, FileRecorder, FullPrecisionSettings, NamedMpkFileRecorder,
     };
-    use burn::tensor::TensorData;
     use burn::tensor::backend::AutodiffBackend;
     use ltc_testing::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
 
@@ -799,23 +779,5 @@ mod tests {
                 .init::<burn::backend::NdArray>(&device)
                 .is_err()
         );
-    }
-
-    #[test]
-    fn inverse_softplus_tensor_matches_scalar() {
-        ltc_testing::in_own_process(
-            module_path!(),
-            "inverse_softplus_tensor_matches_scalar",
-            inverse_softplus_tensor_matches_scalar_f64,
-        );
-    }
-
-    fn inverse_softplus_tensor_matches_scalar_f64() {
-        let device = Default::default();
-        let ys = [1e-3, 0.3, 1.0, 4.0, 30.0];
-        let t = Tensor::<burn::backend::NdArray<f64>, 1>::from_data(TensorData::from(ys), &device);
-        let got = values(inverse_softplus_tensor(t));
-        let want: Vec<f64> = ys.iter().map(|&y| inverse_softplus(y)).collect();
-        assert_close("inverse softplus", &got, &want, 1e-12, 1e-12);
     }
 }

@@ -6,8 +6,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::layer::{LiquidLayer, LiquidLayerConfig, LiquidState, materialize};
+use super::layer::{LiquidLayer, LiquidLayerConfig, LiquidState};
 use crate::error::{Check, ConfigError};
+use crate::param::materialize;
 use crate::shape::check_shape;
 
 /// Configuration of a [`LiquidStack`]: one [`LiquidLayerConfig`] per layer, each layer's
