@@ -1,15 +1,59 @@
 //! Numerically safe activations used by the layers.
+//!
+//! Two Burn 0.21 behaviours shape this module:
+//! - burn-ndarray computes `recip` in f32 with the x86 approximate-reciprocal instruction
+//!   (`_mm256_rcp_ps`, about 12 bits), and autodiff uses `recip` in the backward of `div`,
+//!   `log` and `log1p`. Gradients through those lose up to 4e-4 relative accuracy in f32 on the
+//!   CPU. Everything here divides a constant by the tensor instead ([`reciprocal`]), whose
+//!   backward is an exact division.
+//! - Burn's `activation::sigmoid` computes `exp(−ln(1 + e^(−x)))` in f32 whatever the backend's
+//!   float type, so an f64 model silently gets f32 sigmoids.
+//!
+//! With these, the LTC cell's gradients match PyTorch's to f32 rounding on every backend
+//! (`cargo xtask parity`).
 
 use burn::tensor::{Tensor, backend::Backend};
 
+/// `1 / x`, elementwise, exactly rounded, with an exactly computed gradient `−1 / x²`.
+///
+/// (A constant divided by `x`: Burn differentiates that with an exact division, while
+/// `Tensor::recip` and the `lhs` side of `div` use burn-ndarray's approximate reciprocal.)
+pub fn reciprocal<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let one = Tensor::<B, D>::ones([1; D], &x.device());
+    one / x
+}
+
 /// `softplus(x) = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^(−|x|))` so that it neither
-/// overflows for large `x` nor loses all precision for very negative `x`.
+/// overflows for large `x` nor loses all precision for very negative `x`; its gradient is
+/// exactly `σ(x)`.
 ///
 /// (Burn's `activation::softplus` evaluates `ln(eˣ + 1)` directly, which is `inf` in f32 for
 /// `x > 88`.)
 pub fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let tail = x.clone().abs().neg().exp().log1p();
-    x.clamp_min(0.0) + tail
+    let fixed = x.clone().detach();
+    let value = fixed.clone().clamp_min(0.0) + fixed.clone().abs().neg().exp().log1p();
+    // value + σ(x)·(x − x): the forward value is `value`, the gradient σ(x), computed exactly
+    // rather than through the backward of `log1p` (see the module docs).
+    value + sigmoid(fixed.clone()) * (x - fixed)
+}
+
+/// The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))`, accurate in value and gradient in the
+/// backend's own precision (see the module docs for why not Burn's).
+///
+/// Autodiff differentiates the expression itself (`e^(−x) / (1 + e^(−x))²`, no `1 − σ`
+/// cancellation). Inputs are clamped at −80 first, where σ < 2e-35: `e^80` is finite in f32,
+/// so neither the value nor the gradient overflows to NaN.
+pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    reciprocal(x.clamp_min(-80.0).neg().exp().add_scalar(1.0))
+}
+
+/// `w · σ(−neg_x) = w / (1 + e^(neg_x))`: the synapse activation of the LTC cell, with the
+/// accuracy of [`sigmoid`]. `neg_x` is `−x` (the cell computes `(mu − v)·sigma` directly).
+pub(crate) fn scaled_sigmoid_of_neg<B: Backend, const D: usize>(
+    w: Tensor<B, D>,
+    neg_x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    w * reciprocal(neg_x.clamp_max(80.0).exp().add_scalar(1.0))
 }
 
 /// The inverse of [`softplus`], elementwise: `ln(eʸ − 1)` for `y > 0`, written as
@@ -50,6 +94,44 @@ mod tests {
         ];
         for (got, want) in y.iter().zip(expected) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn sigmoid_is_exact_in_f64_and_finite_everywhere() {
+        ltc_testing::in_own_process(
+            module_path!(),
+            "sigmoid_is_exact_in_f64_and_finite_everywhere",
+            sigmoid_f64,
+        );
+    }
+
+    fn sigmoid_f64() {
+        use burn::backend::Autodiff;
+        type A = Autodiff<NdArray<f64>>;
+        let device = Default::default();
+        let xs: [f64; 7] = [-1000.0, -30.0, -2.5, 0.0, 0.7, 9.0, 1000.0];
+        let x = Tensor::<A, 1>::from_data(TensorData::from(xs), &device).require_grad();
+        let y = sigmoid(x.clone());
+        let grads = y.clone().sum().backward();
+        let y: Vec<f64> = y.into_data().to_vec().unwrap();
+        let dy: Vec<f64> = x.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        for ((x, y), dy) in xs.iter().zip(&y).zip(&dy) {
+            let want = 1.0 / (1.0 + (-x).exp());
+            // σ' = e^(−x) / (1 + e^(−x))², exactly 0 where the input was clamped.
+            let want_dy = if *x < -80.0 {
+                0.0
+            } else {
+                (-x).exp() / (1.0 + (-x).exp()).powi(2)
+            };
+            assert!(
+                (y - want).abs() <= 1e-15 * want.max(1e-300),
+                "σ({x}) = {y}, want {want}"
+            );
+            assert!(
+                (dy - want_dy).abs() <= 1e-14 * want_dy,
+                "σ'({x}) = {dy}, want {want_dy}"
+            );
         }
     }
 

@@ -107,6 +107,26 @@ impl Check {
         Ok(())
     }
 
+    /// An initial range `[low, high]`: both finite, `low <= high`.
+    pub(crate) fn range(&self, field: &'static str, [lo, hi]: [f64; 2]) -> Result<(), ConfigError> {
+        for value in [lo, hi] {
+            if !value.is_finite() {
+                return Err(ConfigError::OutOfRange {
+                    config: self.config,
+                    field,
+                    value,
+                    valid: "a finite number",
+                });
+            }
+        }
+        if lo > hi {
+            return Err(self.inconsistent(format!(
+                "{field} = [{lo}, {hi}]: the low end must not exceed the high end"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn inconsistent(&self, message: String) -> ConfigError {
         ConfigError::Inconsistent {
             config: self.config,

@@ -9,6 +9,9 @@
 //!   integrated by explicit Euler with per-sample elapsed times; [`LiquidStack`] and
 //!   [`LiquidClassifier`] build deeper models from it.
 //!
+//! - [`ltc`]: Liquid Time-Constant cells and layers on a wiring, equal to ncps 1.0.1's to
+//!   float rounding ([`Ltc`], [`LtcCell`]).
+//!
 //! Every config validates itself and returns a typed [`ConfigError`]; every `forward` checks
 //! its input shapes and panics with the expected and the actual shape.
 //!
@@ -34,6 +37,7 @@
 pub mod activation;
 mod error;
 pub mod liquid;
+pub mod ltc;
 mod param;
 mod shape;
 pub mod wiring;
@@ -43,3 +47,4 @@ pub use liquid::{
     LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,
     LiquidStackConfig, LiquidState,
 };
+pub use ltc::{Ltc, LtcCell, LtcCellConfig, LtcConfig, LtcState, Mapping, Positivity};

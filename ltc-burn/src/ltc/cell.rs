@@ -1,0 +1,456 @@
+//! The Liquid Time-Constant cell of ncps, with its fused semi-implicit Euler solver.
+
+use crate::activation::{reciprocal, scaled_sigmoid_of_neg};
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, ElementConversion, Tensor};
+use ltc_wirings::Wiring;
+
+use super::positive::{PositiveParam, Positivity};
+use crate::error::{Check, ConfigError};
+use crate::shape::check_shape;
+
+/// An input or output mapping of the LTC cell (ncps's `input_mapping` / `output_mapping`).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// `x ⊙ w + b`, with `w` starting at ones and `b` at zeros (ncps `"affine"`).
+    Affine,
+    /// `x ⊙ w`, with `w` starting at ones (ncps `"linear"`).
+    Linear,
+    /// `x`, no parameters (ncps `None`).
+    Identity,
+}
+
+impl Mapping {
+    fn has_weight(self) -> bool {
+        matches!(self, Self::Affine | Self::Linear)
+    }
+
+    fn has_bias(self) -> bool {
+        self == Self::Affine
+    }
+}
+
+/// Configuration of an [`LtcCell`]: the wiring, the mappings, the solver and every initial
+/// range. The defaults are those of ncps 1.0.1's `LTCCell`, except [`positivity`](Self::positivity),
+/// which defaults to the `LTC` wrapper's softplus (ncps's cell and wrapper disagree).
+///
+/// The initial ranges are `[low, high]` of a uniform draw; ncps hard-codes them in
+/// `LTCCell._init_ranges`.
+#[derive(Config, Debug)]
+pub struct LtcCellConfig {
+    /// The synapse graph, built for the input width (`wiring.input_dim()` inputs,
+    /// `wiring.units()` neurons, the first `wiring.output_dim()` of them motor neurons).
+    pub wiring: Wiring,
+    /// Mapping of the inputs before the sensory synapses.
+    #[config(default = "Mapping::Affine")]
+    pub input_mapping: Mapping,
+    /// Mapping of the motor neurons' potentials to the outputs.
+    #[config(default = "Mapping::Affine")]
+    pub output_mapping: Mapping,
+    /// Semi-implicit Euler sub-steps per input step (ncps `ode_unfolds`).
+    #[config(default = 6)]
+    pub ode_unfolds: usize,
+    /// Added to the denominator of the update (ncps `epsilon`).
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// How `w`, `sensory_w`, `cm` and `gleak` stay positive.
+    #[config(default = "Positivity::Softplus")]
+    pub positivity: Positivity,
+    /// Leak conductance `gleak` (ncps: U(0.001, 1.0)).
+    #[config(default = "[0.001, 1.0]")]
+    pub gleak_init: [f64; 2],
+    /// Leak reversal potential `vleak` (ncps: U(−0.2, 0.2)).
+    #[config(default = "[-0.2, 0.2]")]
+    pub vleak_init: [f64; 2],
+    /// Membrane capacitance `cm` (ncps: U(0.4, 0.6)).
+    #[config(default = "[0.4, 0.6]")]
+    pub cm_init: [f64; 2],
+    /// Synapse steepness `sigma` (ncps: U(3, 8)).
+    #[config(default = "[3.0, 8.0]")]
+    pub sigma_init: [f64; 2],
+    /// Synapse midpoint `mu` (ncps: U(0.3, 0.8)).
+    #[config(default = "[0.3, 0.8]")]
+    pub mu_init: [f64; 2],
+    /// Synapse maximum conductance `w` (ncps: U(0.001, 1.0)).
+    #[config(default = "[0.001, 1.0]")]
+    pub w_init: [f64; 2],
+    /// Sensory synapse steepness `sensory_sigma` (ncps: U(3, 8)).
+    #[config(default = "[3.0, 8.0]")]
+    pub sensory_sigma_init: [f64; 2],
+    /// Sensory synapse midpoint `sensory_mu` (ncps: U(0.3, 0.8)).
+    #[config(default = "[0.3, 0.8]")]
+    pub sensory_mu_init: [f64; 2],
+    /// Sensory synapse maximum conductance `sensory_w` (ncps: U(0.001, 1.0)).
+    #[config(default = "[0.001, 1.0]")]
+    pub sensory_w_init: [f64; 2],
+}
+
+/// The Liquid Time-Constant cell: `N` neurons whose membrane potentials `v` follow
+///
+/// `cm·dv/dt = gleak·(vleak − v) + Σᵢ wᵢ·σ(sigmaᵢ·(vᵢ − muᵢ))·(erevᵢ − v)`
+///
+/// over the recurrent and sensory synapses the wiring allows, integrated exactly as ncps does:
+/// [`ode_unfolds`](LtcCellConfig::ode_unfolds) semi-implicit Euler sub-steps per input step,
+///
+/// `v ← (cm_t·v + gleak·vleak + Σ a·erev + num_s) / (cm_t + gleak + Σ a + den_s + ε)`,
+/// `cm_t = cm / (Δt / K)`.
+///
+/// Parameters are named as in ncps, matrices indexed `[source, destination]`. The masks are
+/// constants rebuilt from the wiring, not parameters: they are in no record and get no gradient.
+/// Masked synapses still have entries in `w`, `sigma`, `mu`, `erev`; their gradient is exactly 0.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// use ltc_burn::ltc::LtcCellConfig;
+/// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray;
+/// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
+///
+/// let device = Default::default();
+/// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(3)?;
+/// let cell = LtcCellConfig::new(wiring).init::<B>(&device)?;
+/// let x = Tensor::<B, 2>::ones([4, 3], &device); // [batch, input]
+/// let v = Tensor::<B, 2>::zeros([4, 16], &device); // [batch, units]
+/// let (y, v) = cell.forward(x, v, None);
+/// assert_eq!((y.dims(), v.dims()), ([4, 2], [4, 16])); // motor outputs, new state
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Module, Debug)]
+pub struct LtcCell<B: Backend> {
+    /// Leak conductance, `[units]`, positive.
+    pub gleak: PositiveParam<B, 1>,
+    /// Leak reversal potential, `[units]`.
+    pub vleak: Param<Tensor<B, 1>>,
+    /// Membrane capacitance, `[units]`, positive.
+    pub cm: PositiveParam<B, 1>,
+    /// Synapse steepness, `[units, units]`.
+    pub sigma: Param<Tensor<B, 2>>,
+    /// Synapse midpoint, `[units, units]`.
+    pub mu: Param<Tensor<B, 2>>,
+    /// Synapse maximum conductance, `[units, units]`, positive.
+    pub w: PositiveParam<B, 2>,
+    /// Synapse reversal potential, `[units, units]`; starts at the wiring's polarity (−1/0/+1)
+    /// and is trained freely, as in ncps.
+    pub erev: Param<Tensor<B, 2>>,
+    /// Sensory synapse steepness, `[input, units]`.
+    pub sensory_sigma: Param<Tensor<B, 2>>,
+    /// Sensory synapse midpoint, `[input, units]`.
+    pub sensory_mu: Param<Tensor<B, 2>>,
+    /// Sensory synapse maximum conductance, `[input, units]`, positive.
+    pub sensory_w: PositiveParam<B, 2>,
+    /// Sensory synapse reversal potential, `[input, units]`.
+    pub sensory_erev: Param<Tensor<B, 2>>,
+    /// `|adjacency|`, `[units, units]` (constant).
+    pub sparsity_mask: Tensor<B, 2>,
+    /// `|sensory adjacency|`, `[input, units]` (constant).
+    pub sensory_sparsity_mask: Tensor<B, 2>,
+    /// Input mapping weight, `[input]`, ones (affine and linear mappings).
+    pub input_w: Option<Param<Tensor<B, 1>>>,
+    /// Input mapping bias, `[input]`, zeros (affine mapping).
+    pub input_b: Option<Param<Tensor<B, 1>>>,
+    /// Output mapping weight, `[motor]`, ones (affine and linear mappings).
+    pub output_w: Option<Param<Tensor<B, 1>>>,
+    /// Output mapping bias, `[motor]`, zeros (affine mapping).
+    pub output_b: Option<Param<Tensor<B, 1>>>,
+    /// Motor neurons: the outputs are the potentials of neurons `0..motor` (constant).
+    pub motor: usize,
+    /// Sub-steps per input step (constant).
+    pub ode_unfolds: usize,
+    /// Denominator guard (constant).
+    pub epsilon: f64,
+}
+
+impl LtcCellConfig {
+    /// Checks every field; [`init`](Self::init) calls it first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = Check {
+            config: "LtcCellConfig",
+        };
+        check.nonzero("wiring.units", self.wiring.units())?;
+        check.nonzero("wiring.input_dim", self.wiring.input_dim())?;
+        check.nonzero("wiring.output_dim", self.wiring.output_dim())?;
+        check.nonzero("ode_unfolds", self.ode_unfolds)?;
+        check.non_negative("epsilon", self.epsilon)?;
+        for (field, range) in self.ranges() {
+            check.range(field, range)?;
+        }
+        Ok(())
+    }
+
+    fn ranges(&self) -> [(&'static str, [f64; 2]); 9] {
+        [
+            ("gleak_init", self.gleak_init),
+            ("vleak_init", self.vleak_init),
+            ("cm_init", self.cm_init),
+            ("sigma_init", self.sigma_init),
+            ("mu_init", self.mu_init),
+            ("w_init", self.w_init),
+            ("sensory_sigma_init", self.sensory_sigma_init),
+            ("sensory_mu_init", self.sensory_mu_init),
+            ("sensory_w_init", self.sensory_w_init),
+        ]
+    }
+
+    /// Builds the cell with freshly initialised parameters on `device`, drawing in ncps's
+    /// parameter order from the backend's generator (`B::seed(&device, seed)` first for
+    /// reproducible weights).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<LtcCell<B>, ConfigError> {
+        self.validate()?;
+        let (n, s, m) = (
+            self.wiring.units(),
+            self.wiring.input_dim(),
+            self.wiring.output_dim(),
+        );
+        let uniform = |shape: Vec<usize>, [lo, hi]: [f64; 2]| {
+            Tensor::<B, 1>::random(
+                [shape.iter().product::<usize>()],
+                Distribution::Uniform(lo, hi),
+                device,
+            )
+        };
+        let vector = |range| Param::from_tensor(uniform(vec![n], range));
+        let matrix = |rows: usize, range| {
+            Param::from_tensor(uniform(vec![rows, n], range).reshape([rows, n]))
+        };
+        let ones = |len| Param::from_tensor(Tensor::ones([len], device));
+        let zeros = |len| Param::from_tensor(Tensor::zeros([len], device));
+        Ok(LtcCell {
+            gleak: PositiveParam::new(vector(self.gleak_init), self.positivity),
+            vleak: vector(self.vleak_init),
+            cm: PositiveParam::new(vector(self.cm_init), self.positivity),
+            sigma: matrix(n, self.sigma_init),
+            mu: matrix(n, self.mu_init),
+            w: PositiveParam::new(matrix(n, self.w_init), self.positivity),
+            erev: Param::from_tensor(crate::wiring::erev(&self.wiring, device)),
+            sensory_sigma: matrix(s, self.sensory_sigma_init),
+            sensory_mu: matrix(s, self.sensory_mu_init),
+            sensory_w: PositiveParam::new(matrix(s, self.sensory_w_init), self.positivity),
+            sensory_erev: Param::from_tensor(crate::wiring::sensory_erev(&self.wiring, device)),
+            sparsity_mask: crate::wiring::mask(&self.wiring, device),
+            sensory_sparsity_mask: crate::wiring::sensory_mask(&self.wiring, device),
+            input_w: self.input_mapping.has_weight().then(|| ones(s)),
+            input_b: self.input_mapping.has_bias().then(|| zeros(s)),
+            output_w: self.output_mapping.has_weight().then(|| ones(m)),
+            output_b: self.output_mapping.has_bias().then(|| zeros(m)),
+            motor: m,
+            ode_unfolds: self.ode_unfolds,
+            epsilon: self.epsilon,
+        })
+    }
+}
+
+/// Everything one input step needs that does not depend on the state, computed once per
+/// sequence (or per [`LtcCell::forward`] call).
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared<B: Backend> {
+    /// `pos(w) ⊙ mask`, `[1, units, units]`.
+    w: Tensor<B, 3>,
+    /// `[1, units, units]`.
+    sigma: Tensor<B, 3>,
+    /// `[1, units, units]`.
+    mu: Tensor<B, 3>,
+    /// `[1, units, units]`.
+    erev: Tensor<B, 3>,
+    /// `pos(sensory_w) ⊙ sensory_mask`, `[1, input, units]`.
+    sensory_w: Tensor<B, 3>,
+    /// `[1, input, units]`.
+    sensory_sigma: Tensor<B, 3>,
+    /// `[1, input, units]`.
+    sensory_mu: Tensor<B, 3>,
+    /// `[1, input, units]`.
+    sensory_erev: Tensor<B, 3>,
+    /// `pos(gleak)`, `[1, units]`.
+    gleak: Tensor<B, 2>,
+    /// `pos(gleak) ⊙ vleak`, `[1, units]`.
+    gleak_vleak: Tensor<B, 2>,
+    /// `pos(cm)`, `[1, units]`.
+    cm: Tensor<B, 2>,
+}
+
+impl<B: Backend> LtcCell<B> {
+    /// Neurons (the state size).
+    pub fn units(&self) -> usize {
+        self.gleak.dims()[0]
+    }
+
+    /// Input features per step.
+    pub fn input_size(&self) -> usize {
+        self.sensory_sigma.dims()[0]
+    }
+
+    /// Motor neurons (the output size).
+    pub fn motor_size(&self) -> usize {
+        self.motor
+    }
+
+    /// Synapses between neurons (the wiring's, not counting masked entries).
+    pub fn synapse_count(&self) -> usize {
+        self.sparsity_mask.clone().sum().into_scalar().elem::<f64>() as usize
+    }
+
+    /// Synapses from inputs to neurons. (ncps 1.0.1's `LTCCell.sensory_synapse_count` returns
+    /// the recurrent count; this one counts sensory synapses.)
+    pub fn sensory_synapse_count(&self) -> usize {
+        self.sensory_sparsity_mask
+            .clone()
+            .sum()
+            .into_scalar()
+            .elem::<f64>() as usize
+    }
+
+    /// Clips `w`, `sensory_w`, `cm` and `gleak` to `≥ 0` in [`Positivity::Clip`] mode (ncps's
+    /// `apply_weight_constraints`). Optimiser steps already do this (see [`Positivity`]); call
+    /// it after changing parameters by other means.
+    pub fn apply_weight_constraints(self) -> Self {
+        Self {
+            gleak: self.gleak.clipped(),
+            cm: self.cm.clipped(),
+            w: self.w.clipped(),
+            sensory_w: self.sensory_w.clipped(),
+            ..self
+        }
+    }
+
+    pub(crate) fn prepare(&self) -> Prepared<B> {
+        let (n, s) = (self.units(), self.input_size());
+        let gleak = self.gleak.value().reshape([1, n]);
+        Prepared {
+            w: (self.w.value() * self.sparsity_mask.clone()).reshape([1, n, n]),
+            sigma: self.sigma.val().reshape([1, n, n]),
+            mu: self.mu.val().reshape([1, n, n]),
+            erev: self.erev.val().reshape([1, n, n]),
+            sensory_w: (self.sensory_w.value() * self.sensory_sparsity_mask.clone())
+                .reshape([1, s, n]),
+            sensory_sigma: self.sensory_sigma.val().reshape([1, s, n]),
+            sensory_mu: self.sensory_mu.val().reshape([1, s, n]),
+            sensory_erev: self.sensory_erev.val().reshape([1, s, n]),
+            gleak_vleak: gleak.clone() * self.vleak.val().reshape([1, n]),
+            gleak,
+            cm: self.cm.value().reshape([1, n]),
+        }
+    }
+
+    /// The input mapping, on `[rows, input]`.
+    pub(crate) fn map_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let s = self.input_size();
+        let x = match &self.input_w {
+            Some(w) => x * w.val().reshape([1, s]),
+            None => x,
+        };
+        match &self.input_b {
+            Some(b) => x + b.val().reshape([1, s]),
+            None => x,
+        }
+    }
+
+    /// The output mapping of the motor neurons, on `[rows, units]` → `[rows, motor]`.
+    pub(crate) fn map_output(&self, v: Tensor<B, 2>) -> Tensor<B, 2> {
+        let m = self.motor;
+        let y = if m < self.units() {
+            v.narrow(1, 0, m)
+        } else {
+            v
+        };
+        let y = match &self.output_w {
+            Some(w) => y * w.val().reshape([1, m]),
+            None => y,
+        };
+        match &self.output_b {
+            Some(b) => y + b.val().reshape([1, m]),
+            None => y,
+        }
+    }
+
+    /// `cm_t = pos(cm) / (Δt / K)`: `[1, units]` for the default `Δt = 1`, `[batch, units]`
+    /// for per-sample elapsed times `[batch]`.
+    pub(crate) fn cm_t(&self, p: &Prepared<B>, elapsed: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
+        let k = self.ode_unfolds as f64;
+        match elapsed {
+            None => p.cm.clone().mul_scalar(k),
+            Some(dt) => {
+                let [batch] = dt.dims();
+                p.cm.clone() / dt.reshape([batch, 1]).div_scalar(k)
+            }
+        }
+    }
+
+    /// One input step from mapped inputs `x̃` `[batch, input]` and state `v` `[batch, units]`:
+    /// the sensory currents once, then `ode_unfolds` semi-implicit sub-steps.
+    pub(crate) fn solve(
+        &self,
+        p: &Prepared<B>,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+        cm_t: Tensor<B, 2>,
+    ) -> Tensor<B, 2> {
+        let [batch, s] = x.dims();
+        let n = self.units();
+        // Sensory synapses, [batch, input, units], held for all sub-steps.
+        let sensory = scaled_sigmoid_of_neg(
+            p.sensory_w.clone(),
+            (p.sensory_mu.clone() - x.reshape([batch, s, 1])) * p.sensory_sigma.clone(),
+        ); // [batch, input, units]
+        let num_s = (sensory.clone() * p.sensory_erev.clone())
+            .sum_dim(1)
+            .reshape([batch, n]);
+        let den_s = sensory.sum_dim(1).reshape([batch, n]);
+        // The parts of numerator and denominator that the sub-steps do not change.
+        let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
+        let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(self.epsilon);
+        let mut v = v;
+        for _ in 0..self.ode_unfolds {
+            // w·σ(sigma·(v − mu)), [batch, source, destination]
+            let a = scaled_sigmoid_of_neg(
+                p.w.clone(),
+                (p.mu.clone() - v.clone().reshape([batch, n, 1])) * p.sigma.clone(),
+            );
+            let num = cm_t.clone() * v
+                + num_fixed.clone()
+                + (a.clone() * p.erev.clone()).sum_dim(1).reshape([batch, n]);
+            let den = den_fixed.clone() + a.sum_dim(1).reshape([batch, n]);
+            v = num * reciprocal(den);
+        }
+        v
+    }
+
+    /// One input step, as ncps's `LTCCell.forward`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, input]`
+    /// - `v`: `[batch, units]`, the membrane potentials before the step
+    /// - `elapsed`: `[batch]`, the time since the previous input per sample (1 when `None`)
+    /// - returns the outputs `[batch, motor]` and the new potentials `[batch, units]`.
+    ///
+    /// # Panics
+    /// If a shape does not match, naming the expected and the actual shape.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+        elapsed: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let context = "LtcCell::forward";
+        let [batch, _] = x.dims();
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[("batch", None), ("input", Some(self.input_size()))],
+        );
+        check_shape(
+            context,
+            "v",
+            &v.dims(),
+            &[("batch", Some(batch)), ("units", Some(self.units()))],
+        );
+        if let Some(dt) = &elapsed {
+            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
+        }
+        let p = self.prepare();
+        let cm_t = self.cm_t(&p, elapsed);
+        let v = self.solve(&p, self.map_input(x), v, cm_t);
+        (self.map_output(v.clone()), v)
+    }
+}

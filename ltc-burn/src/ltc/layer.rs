@@ -1,0 +1,405 @@
+//! The LTC sequence layer (ncps's `LTC`): the cell run over time, with optional mixed memory.
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+
+use crate::activation::sigmoid;
+use ltc_wirings::Wiring;
+
+use super::cell::{LtcCell, LtcCellConfig};
+use crate::error::ConfigError;
+use crate::param::materialize;
+use crate::shape::check_shape;
+
+/// Configuration of an [`Ltc`] layer.
+///
+/// ```
+/// use ltc_burn::ltc::{LtcCellConfig, LtcConfig, Mapping, Positivity};
+///
+/// let wiring = ltc_wirings::FullyConnected::new(8).build(3)?;
+/// let config = LtcConfig::new(
+///     LtcCellConfig::new(wiring)
+///         .with_ode_unfolds(3)
+///         .with_positivity(Positivity::Clip)
+///         .with_output_mapping(Mapping::Identity),
+/// )
+/// .with_mixed_memory(true);
+/// assert_eq!(config.cell.wiring.units(), 8);
+/// # Ok::<(), ltc_wirings::WiringError>(())
+/// ```
+#[derive(Config, Debug)]
+pub struct LtcConfig {
+    /// The cell: wiring, mappings, solver, initial ranges.
+    pub cell: LtcCellConfig,
+    /// Adds ncps's LSTM memory cell in front of every LTC step (ncps `mixed_memory`).
+    #[config(default = false)]
+    pub mixed_memory: bool,
+    /// Inputs (and outputs) are `[batch, seq, ·]` when true, `[seq, batch, ·]` when false.
+    #[config(default = true)]
+    pub batch_first: bool,
+}
+
+impl LtcConfig {
+    /// An LTC layer on `wiring` with every other setting at its default.
+    pub fn from_wiring(wiring: Wiring) -> Self {
+        Self::new(LtcCellConfig::new(wiring))
+    }
+
+    /// Checks every field; [`init`](Self::init) calls it first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.cell.validate()
+    }
+
+    /// Builds the layer with freshly initialised parameters on `device` (seed the backend with
+    /// `B::seed(&device, seed)` first for reproducible weights).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Ltc<B>, ConfigError> {
+        self.validate()?;
+        let cell = self.cell.init(device)?;
+        let lstm = self
+            .mixed_memory
+            .then(|| MixedMemory::init(cell.input_size(), cell.units(), device));
+        Ok(Ltc {
+            cell,
+            lstm,
+            batch_first: self.batch_first,
+        })
+    }
+}
+
+/// The state of an [`Ltc`] layer.
+#[derive(Debug, Clone)]
+pub struct LtcState<B: Backend> {
+    /// Membrane potentials of all neurons, `[batch, units]`.
+    pub v: Tensor<B, 2>,
+    /// The memory cell's `c`, `[batch, units]`, with mixed memory; `None` otherwise.
+    pub c: Option<Tensor<B, 2>>,
+}
+
+/// ncps's LSTM memory cell (`mixed_memory=True`): `z = input_map(x) + recurrent_map(h)`,
+/// chunked `[i, ig, fg, og]`; `c' = c·σ(fg + 1) + tanh(i)·σ(ig)`, `h' = tanh(c')·σ(og)`. Its
+/// `h'` replaces the LTC potentials before each LTC step.
+#[derive(Module, Debug)]
+pub struct MixedMemory<B: Backend> {
+    /// `[input] → [4·units]`: Xavier-uniform weight, bias U(−0.1, 0.1), as ncps.
+    pub input_map: Linear<B>,
+    /// `[units] → [4·units]`, no bias: orthogonal weight, as ncps.
+    pub recurrent_map: Linear<B>,
+}
+
+impl<B: Backend> MixedMemory<B> {
+    fn init(input: usize, units: usize, device: &B::Device) -> Self {
+        let mut input_map = LinearConfig::new(input, 4 * units)
+            .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+            .init(device);
+        input_map.weight = materialize(input_map.weight);
+        input_map.bias = Some(Param::from_tensor(Tensor::random(
+            [4 * units],
+            Distribution::Uniform(-0.1, 0.1),
+            device,
+        )));
+        let mut recurrent_map = LinearConfig::new(units, 4 * units)
+            .with_bias(false)
+            .with_initializer(Initializer::Orthogonal { gain: 1.0 })
+            .init(device);
+        recurrent_map.weight = materialize(recurrent_map.weight);
+        Self {
+            input_map,
+            recurrent_map,
+        }
+    }
+
+    /// One step: returns the new `(h, c)`.
+    fn step(
+        &self,
+        x: Tensor<B, 2>,
+        h: Tensor<B, 2>,
+        c: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let z = self.input_map.forward(x) + self.recurrent_map.forward(h); // [batch, 4·units]
+        let [i, ig, fg, og] = <[Tensor<B, 2>; 4]>::try_from(z.chunk(4, 1))
+            .unwrap_or_else(|_| unreachable!("4·units splits into 4 chunks"));
+        let c = c * sigmoid(fg.add_scalar(1.0)) + i.tanh() * sigmoid(ig);
+        let h = c.clone().tanh() * sigmoid(og);
+        (h, c)
+    }
+}
+
+/// The LTC sequence layer: an [`LtcCell`] run over time, as ncps's `LTC`.
+///
+/// The outputs are the mapped potentials of the motor neurons at every step
+/// ([`forward`](Self::forward)) or at the last step ([`forward_last`](Self::forward_last), ncps's
+/// `return_sequences=False`); [`step`](Self::step) advances one input at a time for streaming
+/// and control loops. Per-sample elapsed times are honoured for every batch size (ncps 1.0.1
+/// mis-broadcasts them when the batch size is not 1).
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ltc_burn::ltc::LtcConfig;
+/// # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray;
+/// # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+/// type B = Autodiff<Inner>;
+///
+/// let device = Default::default();
+/// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(3)?;
+/// let ltc = LtcConfig::from_wiring(wiring).init::<B>(&device)?;
+/// let x = Tensor::<B, 3>::ones([4, 10, 3], &device); // [batch, seq, input]
+/// let elapsed = Tensor::<B, 2>::full([4, 10], 0.5, &device); // [batch, seq]
+/// let (y, state) = ltc.forward(x, None, Some(elapsed));
+/// assert_eq!(y.dims(), [4, 10, 2]); // the 2 motor neurons at every step
+/// assert_eq!(state.v.dims(), [4, 16]);
+/// let grads = y.powi_scalar(2).sum().backward();
+/// assert!(ltc.cell.w.grad(&grads).is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Module, Debug)]
+pub struct Ltc<B: Backend> {
+    /// The LTC cell.
+    pub cell: LtcCell<B>,
+    /// ncps's LSTM memory cell, with mixed memory.
+    pub lstm: Option<MixedMemory<B>>,
+    /// Whether inputs are `[batch, seq, ·]` (constant).
+    pub batch_first: bool,
+}
+
+impl<B: Backend> Ltc<B> {
+    /// Neurons (the size of [`LtcState::v`]).
+    pub fn units(&self) -> usize {
+        self.cell.units()
+    }
+
+    /// Input features per step.
+    pub fn input_size(&self) -> usize {
+        self.cell.input_size()
+    }
+
+    /// Output features per step (the motor neurons).
+    pub fn output_size(&self) -> usize {
+        self.cell.motor_size()
+    }
+
+    /// A zero state for `batch` sequences (with a zero `c` under mixed memory).
+    pub fn zero_state(&self, batch: usize) -> LtcState<B> {
+        let device = self.cell.vleak.device();
+        let zeros = || Tensor::zeros([batch, self.units()], &device);
+        LtcState {
+            v: zeros(),
+            c: self.lstm.as_ref().map(|_| zeros()),
+        }
+    }
+
+    /// Runs the layer over whole sequences and returns the outputs at every step.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, seq, input]` (`[seq, batch, input]` when not `batch_first`)
+    /// - `state`: `v` and, with mixed memory, `c`, each `[batch, units]`; zeros when `None`
+    /// - `timespans`: the elapsed time before each input, `[batch, seq]` (`[seq, batch]` when not
+    ///   `batch_first`); 1 when `None`
+    /// - returns the outputs `[batch, seq, motor]` (`[seq, batch, motor]`) and the final state.
+    ///
+    /// # Panics
+    /// If a shape does not match (naming the expected and the actual shape), or if `state.c`
+    /// is missing under mixed memory or present without it.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<LtcState<B>>,
+        timespans: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 3>, LtcState<B>) {
+        let (states, state) = self.run("Ltc::forward", x, state, timespans, true);
+        let v = Tensor::stack::<3>(states, 1); // [batch, seq, units]
+        let [batch, seq, n] = v.dims();
+        let y = self.cell.map_output(v.reshape([batch * seq, n])).reshape([
+            batch,
+            seq,
+            self.output_size(),
+        ]);
+        let y = if self.batch_first {
+            y
+        } else {
+            y.swap_dims(0, 1)
+        };
+        (y, state)
+    }
+
+    /// Runs the layer over whole sequences and returns only the last step's outputs (ncps's
+    /// `return_sequences=False`).
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward); returns `[batch, motor]` and the final state.
+    pub fn forward_last(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<LtcState<B>>,
+        timespans: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, LtcState<B>) {
+        let (_, state) = self.run("Ltc::forward_last", x, state, timespans, false);
+        (self.cell.map_output(state.v.clone()), state)
+    }
+
+    /// Advances the layer by one input, for streaming and control loops: the same
+    /// computation as one step of [`forward`](Self::forward).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, input]`
+    /// - `state`: as in [`forward`](Self::forward)
+    /// - `elapsed`: `[batch]`, the time since the previous input (1 when `None`)
+    /// - returns the outputs `[batch, motor]` and the new state.
+    pub fn step(
+        &self,
+        x: Tensor<B, 2>,
+        state: Option<LtcState<B>>,
+        elapsed: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 2>, LtcState<B>) {
+        let context = "Ltc::step";
+        let [batch, _] = x.dims();
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[("batch", None), ("input", Some(self.input_size()))],
+        );
+        if let Some(dt) = &elapsed {
+            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
+        }
+        let state = self.initial_state(context, state, batch);
+        let p = self.cell.prepare();
+        let cm_t = self.cell.cm_t(&p, elapsed);
+        let mapped = self.cell.map_input(x.clone());
+        let state = self.advance(&p, x, mapped, state, cm_t);
+        (self.cell.map_output(state.v.clone()), state)
+    }
+
+    /// The shared time loop; returns the potentials after every step when `keep` is set.
+    fn run(
+        &self,
+        context: &str,
+        x: Tensor<B, 3>,
+        state: Option<LtcState<B>>,
+        timespans: Option<Tensor<B, 2>>,
+        keep: bool,
+    ) -> (Vec<Tensor<B, 2>>, LtcState<B>) {
+        let (b_name, s_name) = if self.batch_first {
+            ("batch", "seq")
+        } else {
+            ("seq", "batch")
+        };
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[
+                (b_name, None),
+                (s_name, None),
+                ("input", Some(self.input_size())),
+            ],
+        );
+        let x = if self.batch_first {
+            x
+        } else {
+            x.swap_dims(0, 1)
+        };
+        let [batch, seq, s] = x.dims();
+        let timespans = timespans.map(|ts| {
+            let (d0, d1) = if self.batch_first {
+                (batch, seq)
+            } else {
+                (seq, batch)
+            };
+            check_shape(
+                context,
+                "timespans",
+                &ts.dims(),
+                &[(b_name, Some(d0)), (s_name, Some(d1))],
+            );
+            if self.batch_first {
+                ts
+            } else {
+                ts.swap_dims(0, 1)
+            }
+        });
+        let mut state = self.initial_state(context, state, batch);
+
+        let p = self.cell.prepare();
+        // The input mapping for all steps at once.
+        let mapped = self
+            .cell
+            .map_input(x.clone().reshape([batch * seq, s]))
+            .reshape([batch, seq, s]);
+        let fixed_cm_t = match &timespans {
+            None => Some(self.cell.cm_t(&p, None)),
+            Some(_) => None,
+        };
+        let mut states = Vec::with_capacity(if keep { seq } else { 0 });
+        for t in 0..seq {
+            let x_t = x.clone().narrow(1, t, 1).reshape([batch, s]);
+            let mapped_t = mapped.clone().narrow(1, t, 1).reshape([batch, s]);
+            let cm_t = match (&fixed_cm_t, &timespans) {
+                (Some(cm_t), _) => cm_t.clone(),
+                (None, Some(ts)) => {
+                    let dt = ts.clone().narrow(1, t, 1).reshape([batch]);
+                    self.cell.cm_t(&p, Some(dt))
+                }
+                (None, None) => unreachable!("cm_t is fixed without timespans"),
+            };
+            state = self.advance(&p, x_t, mapped_t, state, cm_t);
+            if keep {
+                states.push(state.v.clone());
+            }
+        }
+        (states, state)
+    }
+
+    /// One step: the memory cell (if any) on the raw input `x`, then the LTC solver on the
+    /// mapped input.
+    fn advance(
+        &self,
+        p: &super::cell::Prepared<B>,
+        x: Tensor<B, 2>,
+        mapped: Tensor<B, 2>,
+        state: LtcState<B>,
+        cm_t: Tensor<B, 2>,
+    ) -> LtcState<B> {
+        let LtcState { v, c } = state;
+        let (v, c) = match (&self.lstm, c) {
+            (Some(lstm), Some(c)) => {
+                // As ncps: the memory cell sees the raw input, the LTC cell the mapped one.
+                let (h, c) = lstm.step(x, v, c);
+                (h, Some(c))
+            }
+            (_, c) => (v, c),
+        };
+        LtcState {
+            v: self.cell.solve(p, mapped, v, cm_t),
+            c,
+        }
+    }
+
+    fn initial_state(
+        &self,
+        context: &str,
+        state: Option<LtcState<B>>,
+        batch: usize,
+    ) -> LtcState<B> {
+        let Some(state) = state else {
+            return self.zero_state(batch);
+        };
+        let expected = [("batch", Some(batch)), ("units", Some(self.units()))];
+        check_shape(context, "state.v", &state.v.dims(), &expected);
+        match (&self.lstm, &state.c) {
+            (Some(_), Some(c)) => check_shape(context, "state.c", &c.dims(), &expected),
+            (Some(_), None) => panic!(
+                "{context}: this layer has mixed memory, so state.c must be a [batch, units] \
+                 tensor, got None (pass the state a previous call returned, or None for zeros)"
+            ),
+            (None, Some(_)) => {
+                panic!("{context}: this layer has no mixed memory, so state.c must be None")
+            }
+            (None, None) => {}
+        }
+        state
+    }
+}

@@ -1,0 +1,16 @@
+//! Liquid Time-Constant networks, exactly as ncps 1.0.1 computes them.
+//!
+//! - [`LtcCell`]: one input step of the LTC neurons on a wiring, solved by ncps's fused
+//!   semi-implicit Euler unfolds.
+//! - [`Ltc`]: the sequence layer (ncps's `LTC`), with per-sample elapsed times, optional mixed
+//!   memory, batch- or sequence-first inputs and a one-step API.
+//! - [`Positivity`]: ncps's implicit (softplus) and explicit (clip) constraints; the clip runs
+//!   by itself after every optimiser step.
+
+mod cell;
+mod layer;
+mod positive;
+
+pub use cell::{LtcCell, LtcCellConfig, Mapping};
+pub use layer::{Ltc, LtcConfig, LtcState, MixedMemory};
+pub use positive::{PositiveParam, Positivity};
