@@ -14,3 +14,6 @@ mod positive;
 pub use cell::{LtcCell, LtcCellConfig, Mapping};
 pub use layer::{Ltc, LtcConfig, LtcState, MixedMemory};
 pub use positive::{PositiveParam, Positivity};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Every ncps fixture in `fixtures/ncps`, on every backend: outputs, states, losses, all
+//! gradients, the input gradient and (a, d) one Adam step with the automatic clip.
+
+use burn::tensor::backend::AutodiffBackend;
+use ltc_parity::{Fixture, Report, check, default_dir};
+use ltc_testing::backend_tests;
+
+const CASES: [&str; 6] = [
+    "a_ltc_fc8",
+    "b_ltc_autoncp16_2",
+    "c_ltc_fc8_timespans",
+    "d_ltc_fc8_implicit",
+    "j_ltc_fc8_mixed_memory",
+    "l_ltc_ncp_linear_nomap_hx",
+];
+
+fn load(case: &str) -> Fixture {
+    Fixture::load(&default_dir().join(format!("{case}.json"))).unwrap()
+}
+
+fn run_case<B: AutodiffBackend>(case: &str, device: &B::Device) {
+    let fixture = load(case);
+    let report = check::<B>(&fixture, device);
+    assert!(
+        report.passed() && report.skipped.is_none(),
+        "\n{}\n{}\n{:#?}",
+        Report::header(),
+        report.row(),
+        report.worst()
+    );
+    // Every trainable parameter's gradient was compared, and the Adam step where recorded.
+    let trainable = fixture.json["trainable"].as_array().unwrap();
+    for name in trainable {
+        let name = format!("grads/{}", name.as_str().unwrap());
+        assert!(
+            report.comparisons.iter().any(|c| c.what == name),
+            "{name} not compared"
+        );
+    }
+    let adam = report
+        .comparisons
+        .iter()
+        .filter(|c| c.what.starts_with("after_adam_step/"))
+        .count();
+    let want = if fixture.json.get("after_adam_step").is_some() {
+        trainable.len()
+    } else {
+        0
+    };
+    assert_eq!(adam, want, "parameters compared after the Adam step");
+}
+
+fn a_ltc_fc8<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("a_ltc_fc8", device);
+}
+fn b_ltc_autoncp16_2<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("b_ltc_autoncp16_2", device);
+}
+fn c_ltc_fc8_timespans<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("c_ltc_fc8_timespans", device);
+}
+fn d_ltc_fc8_implicit<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("d_ltc_fc8_implicit", device);
+}
+fn j_ltc_fc8_mixed_memory<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("j_ltc_fc8_mixed_memory", device);
+}
+fn l_ltc_ncp_linear_nomap_hx<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("l_ltc_ncp_linear_nomap_hx", device);
+}
+
+backend_tests! {
+    a_ltc_fc8,
+    b_ltc_autoncp16_2,
+    c_ltc_fc8_timespans,
+    d_ltc_fc8_implicit,
+    j_ltc_fc8_mixed_memory,
+    l_ltc_ncp_linear_nomap_hx,
+}
+
+#[test]
+fn every_fixture_in_the_folder_has_a_test() {
+    let mut found: Vec<String> = Fixture::all_in(&default_dir())
+        .unwrap()
+        .into_iter()
+        .map(|f| f.case)
+        .collect();
+    found.sort();
+    assert_eq!(found, CASES);
+}
+
+/// The runner can fail: a reference off by 1e-4 in one output, one gradient entry or one
+/// post-Adam parameter is reported, by name.
+#[test]
+fn a_perturbed_reference_fails() {
+    type B = ltc_testing::NdArrayF32;
+    let device = Default::default();
+    for (pointer, name) in [
+        ("/outputs/1/2/3", "outputs"),
+        (
+            "/grads/rnn_cell.sensory_mu/0/5",
+            "grads/rnn_cell.sensory_mu",
+        ),
+        (
+            "/after_adam_step/params/rnn_cell.w/2/2",
+            "after_adam_step/rnn_cell.w",
+        ),
+    ] {
+        let mut fixture = load("a_ltc_fc8");
+        let value = fixture.json.pointer_mut(pointer).unwrap();
+        *value = serde_json::json!(value.as_f64().unwrap() + 1e-3);
+        let report = check::<B>(&fixture, &device);
+        assert!(!report.passed(), "{pointer}: {}", report.row());
+        assert!(
+            report.row().contains(&format!("FAIL ({name} beyond")),
+            "{}",
+            report.row()
+        );
+    }
+}
+
+/// CfC fixtures are reported as skipped (until CfC lands), not as failures.
+#[test]
+fn other_models_are_skipped() {
+    type B = ltc_testing::NdArrayF32;
+    let mut fixture = load("l_ltc_ncp_linear_nomap_hx");
+    fixture.model = "CfC".into();
+    let report = check::<B>(&fixture, &Default::default());
+    assert!(
+        report.passed() && report.skipped.is_some(),
+        "{}",
+        report.row()
+    );
+}
