@@ -47,15 +47,6 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     reciprocal(x.clamp_min(-80.0).neg().exp().add_scalar(1.0))
 }
 
-/// `w · σ(−neg_x) = w / (1 + e^(neg_x))`: the synapse activation of the LTC cell, with the
-/// accuracy of [`sigmoid`]. `neg_x` is `−x` (the cell computes `(mu − v)·sigma` directly).
-pub(crate) fn scaled_sigmoid_of_neg<B: Backend, const D: usize>(
-    w: Tensor<B, D>,
-    neg_x: Tensor<B, D>,
-) -> Tensor<B, D> {
-    w * reciprocal(neg_x.clamp_max(80.0).exp().add_scalar(1.0))
-}
-
 /// The inverse of [`softplus`], elementwise: `ln(eʸ − 1)` for `y > 0`, written as
 /// `y + ln(1 − e^(−y))` so that large `y` does not overflow.
 pub fn inverse_softplus<B: Backend, const D: usize>(y: Tensor<B, D>) -> Tensor<B, D> {

@@ -19,6 +19,15 @@ Commands:
         once per backend, and a summary per backend. Without --backend: every backend.
         ndarray runs the f32 and f64 instantiations and every backend-independent test;
         wgpu runs on Vulkan (Mesa's lavapipe on machines without a GPU).
+  parity [DIR] [--backend ndarray|ndarray-f64|wgpu]...
+        Runs every ncps fixture in DIR (default: fixtures/ncps) on each backend: outputs,
+        states, losses, all gradients, the input gradient and one Adam step, against ncps
+        1.0.1. One row per file with the largest differences; exit status 1 beyond tolerance.
+  bench [--backend ndarray|wgpu] [--threads 1 2] [--models NAME...] [--iters N] [--warmup N]
+        Times the LTC train step, forward and B=1 step on the ncps peer's workloads (profile
+        dev, ltc-bench at opt-level 3) next to ncps's numbers. When the Python peer is installed (LTC_PEER_PYTHON,
+        or .venv-peer/bin/python, with torch and ncps), runs tools/bench_ncps.py in the same
+        invocation and prints measured ratios.
   help  this text
 ";
 
@@ -113,6 +122,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("parity") => parity(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             ExitCode::SUCCESS
@@ -163,6 +174,82 @@ fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(workspace_root());
     command
+}
+
+/// Runs a program of the workspace through `cargo run`, passing its exit status on.
+fn run_program(
+    cargo_args: &[&str],
+    args: &[String],
+    env: Vec<(&'static str, OsString)>,
+) -> ExitCode {
+    let status = cargo()
+        .args(cargo_args)
+        .arg("--")
+        .args(args)
+        .envs(env)
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => ExitCode::from(s.code().map_or(1, |c| c.clamp(1, 255) as u8)),
+        Err(e) => {
+            eprintln!("xtask: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parity(args: &[String]) -> ExitCode {
+    // Relative folders are the caller's, not the workspace root's.
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            let p = Path::new(a);
+            if !a.starts_with('-') && p.is_relative() && p.exists() {
+                std::env::current_dir()
+                    .map(|d| d.join(p).display().to_string())
+                    .unwrap_or_else(|_| a.clone())
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    run_program(&["run", "-q", "-p", "ltc-parity"], &args, gpu_environment())
+}
+
+/// The Python peer: `LTC_PEER_PYTHON`, else `.venv-peer/bin/python` at the workspace root, if
+/// it imports torch and ncps.
+fn peer_python() -> Option<String> {
+    let candidate = std::env::var("LTC_PEER_PYTHON").ok().or_else(|| {
+        let venv = workspace_root().join(".venv-peer/bin/python");
+        venv.exists().then(|| venv.display().to_string())
+    })?;
+    let ok = Command::new(&candidate)
+        .args(["-c", "import torch, ncps"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "xtask bench: {candidate} cannot import torch and ncps; running without the peer"
+        );
+    }
+    ok.then_some(candidate)
+}
+
+fn bench(args: &[String]) -> ExitCode {
+    let mut args = args.to_vec();
+    match peer_python() {
+        Some(python) => {
+            let script = workspace_root().join("tools/bench_ncps.py");
+            args.extend(["--peer".into(), python, script.display().to_string()]);
+        }
+        None => eprintln!(
+            "xtask bench: no Python peer (set LTC_PEER_PYTHON, or: python3 -m venv .venv-peer && \
+             .venv-peer/bin/pip install torch ncps==1.0.1); comparing with ncps's published numbers"
+        ),
+    }
+    run_program(&["run", "-q", "-p", "ltc-bench"], &args, gpu_environment())
 }
 
 fn test(backends: &[Backend], lint: bool) -> ExitCode {

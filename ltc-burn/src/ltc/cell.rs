@@ -1,6 +1,6 @@
 //! The Liquid Time-Constant cell of ncps, with its fused semi-implicit Euler solver.
 
-use crate::activation::{reciprocal, scaled_sigmoid_of_neg};
+use crate::activation::reciprocal;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
@@ -242,31 +242,52 @@ impl LtcCellConfig {
 }
 
 /// Everything one input step needs that does not depend on the state, computed once per
-/// sequence (or per [`LtcCell::forward`] call).
+/// sequence (or per [`LtcCell::forward`] call) for one batch size.
+///
+/// Layout: synapse tensors are `[batch, destination, source]`, the transpose of the parameters'
+/// `[source, destination]`, repeated over the batch. On burn-ndarray this is several times
+/// faster than broadcasting `[1, source, destination]` parameters against the state: operands
+/// of the same shape take the vectorised path, the sums over sources run along the contiguous
+/// last axis, and the state is spread over destinations by a `k = 1` matrix product
+/// ([`Prepared::spread`]) instead of a broadcast.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared<B: Backend> {
-    /// `pos(w) ⊙ mask`, `[1, units, units]`.
+    /// `(pos(w) ⊙ mask)ᵀ`, `[batch, units, units]`.
     w: Tensor<B, 3>,
-    /// `[1, units, units]`.
+    /// `sigmaᵀ`, `[batch, units, units]`.
     sigma: Tensor<B, 3>,
-    /// `[1, units, units]`.
+    /// `muᵀ`, `[batch, units, units]`.
     mu: Tensor<B, 3>,
-    /// `[1, units, units]`.
+    /// `erevᵀ`, `[batch, units, units]`.
     erev: Tensor<B, 3>,
-    /// `pos(sensory_w) ⊙ sensory_mask`, `[1, input, units]`.
+    /// `(pos(sensory_w) ⊙ sensory_mask)ᵀ`, `[batch, units, input]`.
     sensory_w: Tensor<B, 3>,
-    /// `[1, input, units]`.
+    /// `[batch, units, input]`.
     sensory_sigma: Tensor<B, 3>,
-    /// `[1, input, units]`.
+    /// `[batch, units, input]`.
     sensory_mu: Tensor<B, 3>,
-    /// `[1, input, units]`.
+    /// `[batch, units, input]`.
     sensory_erev: Tensor<B, 3>,
+    /// Ones, `[batch, units, 1]`: `spread(x) = ones @ x[batch, 1, ·]`.
+    ones_column: Tensor<B, 3>,
+    /// Ones, `[batch, units, units]`, the numerator of the exact reciprocal.
+    ones_square: Tensor<B, 3>,
+    /// Ones, `[batch, units, input]`.
+    ones_sensory: Tensor<B, 3>,
     /// `pos(gleak)`, `[1, units]`.
     gleak: Tensor<B, 2>,
     /// `pos(gleak) ⊙ vleak`, `[1, units]`.
     gleak_vleak: Tensor<B, 2>,
     /// `pos(cm)`, `[1, units]`.
     cm: Tensor<B, 2>,
+}
+
+impl<B: Backend> Prepared<B> {
+    /// `out[b, j, i] = x[b, i]` for every destination `j`: `[batch, k]` → `[batch, units, k]`.
+    fn spread(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [batch, k] = x.dims();
+        self.ones_column.clone().matmul(x.reshape([batch, 1, k]))
+    }
 }
 
 impl<B: Backend> LtcCell<B> {
@@ -313,19 +334,27 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    pub(crate) fn prepare(&self) -> Prepared<B> {
+    pub(crate) fn prepare(&self, batch: usize) -> Prepared<B> {
         let (n, s) = (self.units(), self.input_size());
+        // [source, destination] → [batch, destination, source], contiguous.
+        let lay_out = |t: Tensor<B, 2>| {
+            let [rows, cols] = t.dims();
+            t.transpose().reshape([1, cols, rows]).repeat_dim(0, batch)
+        };
+        let device = self.vleak.device();
         let gleak = self.gleak.value().reshape([1, n]);
         Prepared {
-            w: (self.w.value() * self.sparsity_mask.clone()).reshape([1, n, n]),
-            sigma: self.sigma.val().reshape([1, n, n]),
-            mu: self.mu.val().reshape([1, n, n]),
-            erev: self.erev.val().reshape([1, n, n]),
-            sensory_w: (self.sensory_w.value() * self.sensory_sparsity_mask.clone())
-                .reshape([1, s, n]),
-            sensory_sigma: self.sensory_sigma.val().reshape([1, s, n]),
-            sensory_mu: self.sensory_mu.val().reshape([1, s, n]),
-            sensory_erev: self.sensory_erev.val().reshape([1, s, n]),
+            w: lay_out(self.w.value() * self.sparsity_mask.clone()),
+            sigma: lay_out(self.sigma.val()),
+            mu: lay_out(self.mu.val()),
+            erev: lay_out(self.erev.val()),
+            sensory_w: lay_out(self.sensory_w.value() * self.sensory_sparsity_mask.clone()),
+            sensory_sigma: lay_out(self.sensory_sigma.val()),
+            sensory_mu: lay_out(self.sensory_mu.val()),
+            sensory_erev: lay_out(self.sensory_erev.val()),
+            ones_column: Tensor::ones([batch, n, 1], &device),
+            ones_square: Tensor::ones([batch, n, n], &device),
+            ones_sensory: Tensor::ones([batch, n, s], &device),
             gleak_vleak: gleak.clone() * self.vleak.val().reshape([1, n]),
             gleak,
             cm: self.cm.value().reshape([1, n]),
@@ -385,31 +414,32 @@ impl<B: Backend> LtcCell<B> {
         v: Tensor<B, 2>,
         cm_t: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
-        let [batch, s] = x.dims();
+        let [batch, _] = x.dims();
         let n = self.units();
-        // Sensory synapses, [batch, input, units], held for all sub-steps.
-        let sensory = scaled_sigmoid_of_neg(
-            p.sensory_w.clone(),
-            (p.sensory_mu.clone() - x.reshape([batch, s, 1])) * p.sensory_sigma.clone(),
-        ); // [batch, input, units]
+        // Sensory synapses, [batch, destination, input], held for all sub-steps:
+        // sensory_w · σ(sensory_sigma · (x − sensory_mu)).
+        let sensory = activation(
+            &p.sensory_w,
+            &p.sensory_sigma,
+            &p.sensory_mu,
+            &p.ones_sensory,
+            p.spread(x),
+        );
         let num_s = (sensory.clone() * p.sensory_erev.clone())
-            .sum_dim(1)
+            .sum_dim(2)
             .reshape([batch, n]);
-        let den_s = sensory.sum_dim(1).reshape([batch, n]);
+        let den_s = sensory.sum_dim(2).reshape([batch, n]);
         // The parts of numerator and denominator that the sub-steps do not change.
         let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
         let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(self.epsilon);
         let mut v = v;
         for _ in 0..self.ode_unfolds {
-            // w·σ(sigma·(v − mu)), [batch, source, destination]
-            let a = scaled_sigmoid_of_neg(
-                p.w.clone(),
-                (p.mu.clone() - v.clone().reshape([batch, n, 1])) * p.sigma.clone(),
-            );
+            // w · σ(sigma · (v_source − mu)), [batch, destination, source]
+            let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v.clone()));
             let num = cm_t.clone() * v
                 + num_fixed.clone()
-                + (a.clone() * p.erev.clone()).sum_dim(1).reshape([batch, n]);
-            let den = den_fixed.clone() + a.sum_dim(1).reshape([batch, n]);
+                + (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
+            let den = den_fixed.clone() + a.sum_dim(2).reshape([batch, n]);
             v = num * reciprocal(den);
         }
         v
@@ -448,9 +478,24 @@ impl<B: Backend> LtcCell<B> {
         if let Some(dt) = &elapsed {
             check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
         }
-        let p = self.prepare();
+        let p = self.prepare(batch);
         let cm_t = self.cm_t(&p, elapsed);
         let v = self.solve(&p, self.map_input(x), v, cm_t);
         (self.map_output(v.clone()), v)
     }
+}
+
+/// `w · σ(sigma · (pre − mu))` on `[batch, destination, source]` operands of one shape, as
+/// `w · (1 / (1 + e^((mu − pre)·sigma)))`: ncps's expression, its exponent clamped at 80 (where
+/// σ < 2e-35) so that neither value nor gradient overflows, and `1 / u` computed as `ones / u`,
+/// whose gradient Burn computes exactly (see [`crate::activation`]).
+fn activation<B: Backend>(
+    w: &Tensor<B, 3>,
+    sigma: &Tensor<B, 3>,
+    mu: &Tensor<B, 3>,
+    ones: &Tensor<B, 3>,
+    pre: Tensor<B, 3>,
+) -> Tensor<B, 3> {
+    let exponent = ((mu.clone() - pre) * sigma.clone()).clamp_max(80.0);
+    w.clone() * (ones.clone() / exponent.exp().add_scalar(1.0))
 }

@@ -266,7 +266,7 @@ impl<B: Backend> Ltc<B> {
             check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
         }
         let state = self.initial_state(context, state, batch);
-        let p = self.cell.prepare();
+        let p = self.cell.prepare(batch);
         let cm_t = self.cell.cm_t(&p, elapsed);
         let mapped = self.cell.map_input(x.clone());
         let state = self.advance(&p, x, mapped, state, cm_t);
@@ -323,7 +323,7 @@ impl<B: Backend> Ltc<B> {
         });
         let mut state = self.initial_state(context, state, batch);
 
-        let p = self.cell.prepare();
+        let p = self.cell.prepare(batch);
         // The input mapping for all steps at once.
         let mapped = self
             .cell
