@@ -4,8 +4,11 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod plot;
 pub mod progress;
 pub mod sequence_classification;
+pub mod sine;
+pub mod spiral;
 
 /// The README's Rust examples, compiled and run as doc tests (this package depends on every
 /// crate of the workspace).

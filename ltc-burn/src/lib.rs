@@ -38,6 +38,7 @@ pub mod activation;
 mod error;
 pub mod liquid;
 pub mod ltc;
+pub mod optim;
 mod param;
 mod shape;
 pub mod wiring;

