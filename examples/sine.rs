@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     println!("training time: {:.1} s", report.train_seconds);
     println!("final MSE: {:.3e} (ncps 1.0.1 reports 3.97e-4)", report.mse);
     match args.require_mse {
-        Some(limit) if !(report.mse <= limit) => {
+        Some(limit) if report.mse > limit || report.mse.is_nan() => {
             eprintln!(
                 "error: final MSE {:.3e} is above the required {limit:.1e}",
                 report.mse

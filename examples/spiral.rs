@@ -124,7 +124,7 @@ fn main() -> ExitCode {
         report.valid_mse, report.baseline_mse
     );
     match args.require_improvement {
-        Some(required) if !(improvement >= required) => {
+        Some(required) if improvement < required || improvement.is_nan() => {
             eprintln!(
                 "error: the model beats the baseline {improvement:.2}×, below the required {required}×"
             );

@@ -12,8 +12,13 @@ use ltc_burn::optim::clip_grad_norm;
 type B = Autodiff<NdArray<f32>>;
 
 fn main() {
-    let seed: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(42);
-    let out = std::env::args().nth(2).unwrap_or_else(|| "/tmp/sine_init.json".into());
+    let seed: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(42);
+    let out = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "/tmp/sine_init.json".into());
     let device = Default::default();
     B::seed(&device, seed);
     // A third argument: a wiring record (JSON) to use instead of our AutoNCP(16, 1).
@@ -25,10 +30,13 @@ fn main() {
         }
         None => ltc_wirings::AutoNcp::new(16, 1).build(2).unwrap(),
     };
-    let mut ltc: Ltc<B> = LtcConfig::from_wiring(wiring.clone()).init(&device).unwrap();
+    let mut ltc: Ltc<B> = LtcConfig::from_wiring(wiring.clone())
+        .init(&device)
+        .unwrap();
     // A fourth argument: initial parameters (JSON, ncps names, e.g. tools/ncps_init_dump.py).
     if let Some(path) = std::env::args().nth(4) {
-        let d: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let get = |name: &str| -> Vec<f32> {
             fn flat(v: &serde_json::Value, out: &mut Vec<f32>) {
                 match v {
@@ -41,11 +49,19 @@ fn main() {
             out
         };
         use burn::module::Param;
-        let v1 = |name: &str| Param::from_tensor(Tensor::<B, 1>::from_data(TensorData::new(get(name), [get(name).len()]), &device));
+        let v1 = |name: &str| {
+            Param::from_tensor(Tensor::<B, 1>::from_data(
+                TensorData::new(get(name), [get(name).len()]),
+                &device,
+            ))
+        };
         let v2 = |name: &str, rows: usize| {
             let v = get(name);
             let cols = v.len() / rows;
-            Param::from_tensor(Tensor::<B, 2>::from_data(TensorData::new(v, [rows, cols]), &device))
+            Param::from_tensor(Tensor::<B, 2>::from_data(
+                TensorData::new(v, [rows, cols]),
+                &device,
+            ))
         };
         let c = &mut ltc.cell;
         c.gleak.param = v1("gleak");
@@ -68,7 +84,11 @@ fn main() {
     let mat = |t: Tensor<B, 2>| {
         let [r, c] = t.dims();
         let v = t.into_data().convert::<f64>().to_vec::<f64>().unwrap();
-        serde_json::json!((0..r).map(|i| v[i * c..(i + 1) * c].to_vec()).collect::<Vec<_>>())
+        serde_json::json!(
+            (0..r)
+                .map(|i| v[i * c..(i + 1) * c].to_vec())
+                .collect::<Vec<_>>()
+        )
     };
     let cell = &ltc.cell;
     let params = serde_json::json!({
@@ -85,7 +105,11 @@ fn main() {
         "rnn_cell.output_w": vals(cell.output_w.as_ref().unwrap().val()),
         "rnn_cell.output_b": vals(cell.output_b.as_ref().unwrap().val()),
     });
-    std::fs::write(&out, serde_json::json!({"params": params, "wiring": wiring}).to_string()).unwrap();
+    std::fs::write(
+        &out,
+        serde_json::json!({"params": params, "wiring": wiring}).to_string(),
+    )
+    .unwrap();
 
     let item = ltc_datasets::sine_quickstart();
     let x = Tensor::<B, 3>::from_data(TensorData::new(item.inputs.clone(), [1, 48, 2]), &device);

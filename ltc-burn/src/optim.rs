@@ -18,8 +18,9 @@ use burn::tensor::{ElementConversion, Tensor};
 /// use burn::nn::LinearConfig;
 /// use burn::optim::GradientsParams;
 /// use burn::tensor::Tensor;
-/// # #[cfg(not(ltc_doc_wgpu))] type B = Autodiff<NdArray>;
-/// # #[cfg(ltc_doc_wgpu)] type B = Autodiff<burn::backend::Wgpu>;
+/// # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray;
+/// # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+/// type B = Autodiff<Inner>;
 ///
 /// let device = Default::default();
 /// let linear = LinearConfig::new(4, 3).init::<B>(&device);
@@ -27,8 +28,8 @@ use burn::tensor::{ElementConversion, Tensor};
 /// let grads = GradientsParams::from_grads(loss.backward(), &linear);
 /// let (grads, norm) = ltc_burn::optim::clip_grad_norm(&linear, grads, 1.0);
 /// assert!(norm > 1.0);
-/// let w = grads.get::<NdArray, 2>(linear.weight.id).unwrap();
-/// let b = grads.get::<NdArray, 1>(linear.bias.as_ref().unwrap().id).unwrap();
+/// let w = grads.get::<Inner, 2>(linear.weight.id).unwrap();
+/// let b = grads.get::<Inner, 1>(linear.bias.as_ref().unwrap().id).unwrap();
 /// let clipped = (w.powi_scalar(2).sum() + b.powi_scalar(2).sum()).sqrt().into_scalar();
 /// assert!((clipped - 1.0).abs() < 1e-4);
 /// ```
