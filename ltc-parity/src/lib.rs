@@ -321,8 +321,16 @@ pub const F32: Tolerance = Tolerance {
     rtol: 1e-4,
 };
 
-/// Against the float64 references (`outputs_f64`, `loss_f64`) on a float64 backend.
+/// Against the float64 references (`outputs_f64`, `loss_f64`) on a float64 backend: 1e-9
+/// absolute.
 pub const F64: Tolerance = Tolerance {
+    atol: 1e-9,
+    rtol: 0.0,
+};
+
+/// Against `loss_f64` (a sum over all outputs, so of a larger magnitude) on a float64 backend:
+/// 1e-9 absolute + 1e-9 relative.
+pub const F64_LOSS: Tolerance = Tolerance {
     atol: 1e-9,
     rtol: 1e-9,
 };

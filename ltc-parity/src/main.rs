@@ -22,7 +22,7 @@ Runs every ncps model fixture (JSON with a \"model\" key) in DIR on each backend
 outputs, final states, losses, every gradient, the input gradient and, where present, the
 parameters after one Adam step. One row per file: the largest absolute difference per group
 and the worst |Δ|/tolerance (tolerance 1e-5 + 1e-4·|want| against the float32 references; on
-ndarray-f64 also 1e-9 against outputs_f64 and loss_f64). Exit status 1 beyond tolerance.
+ndarray-f64 also 1e-9 against outputs_f64, 1e-9 + 1e-9·|want| against loss_f64). Exit status 1 beyond tolerance.
 Without --backend: all three. DIR defaults to the project's fixtures/ncps.
 ";
 
