@@ -29,7 +29,8 @@
 //! let x = Tensor::<B, 3>::ones([4, 12, 1], &device); // [batch, seq, d_input]
 //! let loss = model.forward(x, None).powi_scalar(2).mean();
 //! let grads = loss.backward();
-//! assert!(model.stack.layers[0].tau_raw.grad(&grads).is_some());
+//! let tau_grad = model.stack.layers[0].tau_raw.grad(&grads).expect("τ is trained");
+//! assert!(tau_grad.abs().sum().into_scalar() > 0.0);
 //! # Ok::<(), ltc_burn::ConfigError>(())
 //! ```
 #![warn(missing_docs)]

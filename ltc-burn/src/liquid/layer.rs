@@ -73,6 +73,8 @@ pub struct LiquidState<B: Backend> {
 /// let (outputs, state) = layer.forward(x, None, None);
 /// assert_eq!(outputs.dims(), [4, 10, 8]); // [batch, seq, d_hidden]
 /// assert_eq!(state.h.dims(), [4, 8]);
+/// # #[cfg(ltc_doc_wgpu)] // finish the GPU work before the process exits
+/// # <B as burn::tensor::backend::Backend>::sync(&device).unwrap();
 /// # Ok::<(), ltc_burn::ConfigError>(())
 /// ```
 #[derive(Module, Debug)]

@@ -82,6 +82,8 @@ impl LiquidStackConfig {
 /// let (outputs, states) = stack.forward(Tensor::zeros([5, 20, 2], &device), None, None);
 /// assert_eq!(outputs.dims(), [5, 20, 16]);
 /// assert_eq!(states.len(), 3); // one state per layer
+/// # #[cfg(ltc_doc_wgpu)] // finish the GPU work before the process exits
+/// # <B as burn::tensor::backend::Backend>::sync(&device).unwrap();
 /// # Ok::<(), ltc_burn::ConfigError>(())
 /// ```
 #[derive(Module, Debug)]
@@ -217,6 +219,8 @@ impl LiquidClassifierConfig {
 /// let model = config.init::<B>(&device)?;
 /// let logits = model.forward(Tensor::zeros([8, 50, 1], &device), None);
 /// assert_eq!(logits.dims(), [8, 3]);
+/// # #[cfg(ltc_doc_wgpu)] // finish the GPU work before the process exits
+/// # <B as burn::tensor::backend::Backend>::sync(&device).unwrap();
 /// # Ok::<(), ltc_burn::ConfigError>(())
 /// ```
 #[derive(Module, Debug)]

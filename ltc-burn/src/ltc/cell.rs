@@ -115,6 +115,9 @@ pub struct LtcCellConfig {
 /// let v = Tensor::<B, 2>::zeros([4, 16], &device); // [batch, units]
 /// let (y, v) = cell.forward(x, v, None);
 /// assert_eq!((y.dims(), v.dims()), ([4, 2], [4, 16])); // motor outputs, new state
+/// // The potentials stay between the smallest and largest reversal potential (−1 … 1).
+/// let v: Vec<f32> = v.into_data().convert::<f32>().to_vec().unwrap();
+/// assert!(v.iter().all(|p| p.abs() <= 1.0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Module, Debug)]
