@@ -156,15 +156,9 @@ fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> 
     RunError(format!("{context}: {error}"))
 }
 
-/// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
-/// checkpoints and logs under `artifacts`.
-pub fn train(
-    config: &ExperimentConfig,
-    artifacts: &Path,
-    progress: Progress,
-) -> Result<Report, RunError> {
-    type B = backend::TrainBackend;
-    let device = backend::device();
+/// Creates the artifacts folder and removes an earlier run's Learner logs and checkpoints from
+/// it (the Learner's summary reads every epoch log it finds); nothing else there is touched.
+pub fn fresh_artifacts(artifacts: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(artifacts).map_err(|e| {
         let folder = artifacts.display();
         run_error(
@@ -172,8 +166,6 @@ pub fn train(
             e,
         )
     })?;
-    // A fresh run: the Learner's summary reads every epoch log it finds in the folder, so the
-    // logs and checkpoints of an earlier run there are removed (nothing else is touched).
     for stale in ["train", "valid", "checkpoint"] {
         let path = artifacts.join(stale);
         if path.exists() {
@@ -185,6 +177,19 @@ pub fn train(
             })?;
         }
     }
+    Ok(())
+}
+
+/// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
+/// checkpoints and logs under `artifacts`.
+pub fn train(
+    config: &ExperimentConfig,
+    artifacts: &Path,
+    progress: Progress,
+) -> Result<Report, RunError> {
+    type B = backend::TrainBackend;
+    let device = backend::device();
+    fresh_artifacts(artifacts)?;
     config
         .save(artifacts.join("config.json"))
         .map_err(|e| run_error("cannot write config.json", e))?;

@@ -27,7 +27,7 @@ use ltc_wirings::AutoNcp;
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
 use crate::progress::EpochLines;
-use crate::sequence_classification::{Progress, RunError};
+use crate::sequence_classification::{Progress, RunError, fresh_artifacts};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -120,15 +120,7 @@ pub fn train(
 ) -> Result<SineReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    std::fs::create_dir_all(artifacts)
-        .map_err(|e| err(format_args!("cannot create {}", artifacts.display()), e))?;
-    for stale in ["train", "valid", "checkpoint"] {
-        let path = artifacts.join(stale);
-        if path.exists() {
-            std::fs::remove_dir_all(&path)
-                .map_err(|e| err(format_args!("cannot clear {}", path.display()), e))?;
-        }
-    }
+    fresh_artifacts(artifacts)?;
     config
         .save(artifacts.join("config.json"))
         .map_err(|e| err("cannot write config.json", e))?;

@@ -34,7 +34,7 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
 use crate::progress::EpochLines;
-use crate::sequence_classification::{Progress, RunError};
+use crate::sequence_classification::{Progress, RunError, fresh_artifacts};
 
 /// The wiring of the LTC.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -256,15 +256,7 @@ pub fn train(
 ) -> Result<SpiralReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    std::fs::create_dir_all(artifacts)
-        .map_err(|e| err(format_args!("cannot create {}", artifacts.display()), e))?;
-    for stale in ["train", "valid", "checkpoint"] {
-        let path = artifacts.join(stale);
-        if path.exists() {
-            std::fs::remove_dir_all(&path)
-                .map_err(|e| err(format_args!("cannot clear {}", path.display()), e))?;
-        }
-    }
+    fresh_artifacts(artifacts)?;
     config
         .save(artifacts.join("config.json"))
         .map_err(|e| err("cannot write config.json", e))?;
