@@ -152,8 +152,26 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> RunError {
+/// A [`RunError`] reading `"{context}: {error}"`.
+pub fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> RunError {
     RunError(format!("{context}: {error}"))
+}
+
+/// Writes `config.json` into the artifacts folder.
+pub fn save_config(config: &impl Config, artifacts: &Path) -> Result<(), RunError> {
+    config
+        .save(artifacts.join("config.json"))
+        .map_err(|e| run_error("cannot write config.json", e))
+}
+
+/// Writes the trained model as `model.mpk` (full precision) into the artifacts folder.
+pub fn save_model<B: Backend, M: Module<B>>(model: M, artifacts: &Path) -> Result<(), RunError> {
+    model
+        .save_file(
+            artifacts.join("model"),
+            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
+        )
+        .map_err(|e| run_error("cannot write the model", e))
 }
 
 /// Creates the artifacts folder and removes an earlier run's Learner logs and checkpoints from
@@ -190,9 +208,7 @@ pub fn train(
     type B = backend::TrainBackend;
     let device = backend::device();
     fresh_artifacts(artifacts)?;
-    config
-        .save(artifacts.join("config.json"))
-        .map_err(|e| run_error("cannot write config.json", e))?;
+    save_config(config, artifacts)?;
 
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
@@ -236,13 +252,7 @@ pub fn train(
     let train_seconds = start.elapsed().as_secs_f64();
     drop(renderer); // leaves the dashboard's screen before anything is printed
 
-    model
-        .clone()
-        .save_file(
-            artifacts.join("model"),
-            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
-        )
-        .map_err(|e| run_error("cannot write the model", e))?;
+    save_model(model.clone(), artifacts)?;
     let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
     Ok(Report {
         valid_accuracy,

@@ -27,7 +27,9 @@ use ltc_wirings::AutoNcp;
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
 use crate::progress::EpochLines;
-use crate::sequence_classification::{Progress, RunError, fresh_artifacts};
+use crate::sequence_classification::{
+    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
+};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -107,10 +109,6 @@ pub struct SineReport {
     pub plot: PathBuf,
 }
 
-fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> RunError {
-    RunError(format!("{context}: {e}"))
-}
-
 /// Trains and writes config, checkpoint, logs, model and `prediction.{png,svg}` under
 /// `artifacts`.
 pub fn train(
@@ -121,16 +119,14 @@ pub fn train(
     type B = backend::TrainBackend;
     let device = backend::device();
     fresh_artifacts(artifacts)?;
-    config
-        .save(artifacts.join("config.json"))
-        .map_err(|e| err("cannot write config.json", e))?;
+    save_config(config, artifacts)?;
     B::seed(&device, config.seed);
     let wiring = AutoNcp::new(config.units, 1)
         .build(2)
-        .map_err(|e| err("wiring", e))?;
+        .map_err(|e| run_error("wiring", e))?;
     let ltc = LtcConfig::from_wiring(wiring)
         .init::<B>(&device)
-        .map_err(|e| err("model", e))?;
+        .map_err(|e| run_error("model", e))?;
     let item = sine_quickstart();
     // One epoch of `steps` batches, each the whole sequence: `steps` optimiser steps.
     let train_data = InMemDataset::new(vec![item.clone(); config.steps]);
@@ -161,13 +157,7 @@ pub fn train(
     let LearningResult { model, renderer } = training.launch(learner);
     let train_seconds = start.elapsed().as_secs_f64();
     drop(renderer);
-    model
-        .clone()
-        .save_file(
-            artifacts.join("model"),
-            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
-        )
-        .map_err(|e| err("cannot write the model", e))?;
+    save_model(model.clone(), artifacts)?;
 
     let (mse, prediction) = evaluate(&model, &item, &device);
     let plot = artifacts.join("prediction");
@@ -206,7 +196,7 @@ pub fn train(
         log_y: false,
     }
     .save(&plot)
-    .map_err(|e| err(format_args!("cannot write {}", plot.display()), e))?;
+    .map_err(|e| run_error(format_args!("cannot write {}", plot.display()), e))?;
     Ok(SineReport {
         mse,
         train_seconds,

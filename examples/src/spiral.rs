@@ -34,7 +34,9 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
 use crate::progress::EpochLines;
-use crate::sequence_classification::{Progress, RunError, fresh_artifacts};
+use crate::sequence_classification::{
+    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
+};
 
 /// The wiring of the LTC.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -90,7 +92,7 @@ impl SpiralExperiment {
             }
             .build(4),
         };
-        wiring.map_err(|e| RunError(format!("wiring: {e}")))
+        wiring.map_err(|e| run_error("wiring", e))
     }
 }
 
@@ -179,10 +181,6 @@ pub struct SpiralReport {
     pub files: Vec<PathBuf>,
 }
 
-fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> RunError {
-    RunError(format!("{context}: {e}"))
-}
-
 /// RMS step between consecutive points of the training windows.
 fn rms_step(data: &SeriesDataset) -> f64 {
     let (mut sum, mut count) = (0.0, 0usize);
@@ -257,17 +255,15 @@ pub fn train(
     type B = backend::TrainBackend;
     let device = backend::device();
     fresh_artifacts(artifacts)?;
-    config
-        .save(artifacts.join("config.json"))
-        .map_err(|e| err("cannot write config.json", e))?;
+    save_config(config, artifacts)?;
 
-    let spiral = Spiral::new(&config.data).map_err(|e| err("data", e))?;
+    let spiral = Spiral::new(&config.data).map_err(|e| run_error("data", e))?;
     let step_scale = rms_step(spiral.train());
     B::seed(&device, config.seed);
     let wiring = config.build_wiring()?;
     let ltc = LtcConfig::from_wiring(wiring)
         .init::<B>(&device)
-        .map_err(|e| err("model", e))?;
+        .map_err(|e| run_error("model", e))?;
     let model = SpiralModel {
         ltc,
         step_scale,
@@ -299,11 +295,7 @@ pub fn train(
     let train_seconds = start.elapsed().as_secs_f64();
     drop(renderer);
 
-    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-    model
-        .clone()
-        .save_file(artifacts.join("model"), &recorder)
-        .map_err(|e| err("cannot write the model", e))?;
+    save_model(model.clone(), artifacts)?;
     let (valid_mse, baseline_mse) = evaluate(&model, spiral.valid(), config.batch_size, &device);
     let epochs: Vec<(f64, f64)> = (1..=config.epochs)
         .map(|e| {
@@ -408,7 +400,7 @@ fn plots<B: Backend>(
     for (plot, stem) in [(trajectory_plot, "trajectory"), (loss_plot, "loss")] {
         let stem = artifacts.join(stem);
         plot.save(&stem)
-            .map_err(|e| err(format_args!("cannot write {}", stem.display()), e))?;
+            .map_err(|e| run_error(format_args!("cannot write {}", stem.display()), e))?;
         files.push(stem.with_extension("png"));
     }
     Ok(files)
