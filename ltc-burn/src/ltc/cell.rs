@@ -403,7 +403,8 @@ impl<B: Backend> LtcCell<B> {
             None => p.cm.clone().mul_scalar(k),
             Some(dt) => {
                 let [batch] = dt.dims();
-                p.cm.clone() / dt.reshape([batch, 1]).div_scalar(k)
+                // ncps's cm / (Δt / K), through the exact reciprocal (see `crate::activation`).
+                p.cm.clone() * reciprocal(dt.reshape([batch, 1]).div_scalar(k))
             }
         }
     }
@@ -448,6 +449,26 @@ impl<B: Backend> LtcCell<B> {
         v
     }
 
+    /// Checks one step's `x` `[batch, input]` and `elapsed` `[batch]`; returns the batch size.
+    pub(crate) fn check_step_input(
+        &self,
+        context: &str,
+        x: &Tensor<B, 2>,
+        elapsed: Option<&Tensor<B, 1>>,
+    ) -> usize {
+        let [batch, _] = x.dims();
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[("batch", None), ("input", Some(self.input_size()))],
+        );
+        if let Some(dt) = elapsed {
+            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
+        }
+        batch
+    }
+
     /// One input step, as ncps's `LTCCell.forward`.
     ///
     /// # Shapes
@@ -465,22 +486,13 @@ impl<B: Backend> LtcCell<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let context = "LtcCell::forward";
-        let [batch, _] = x.dims();
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_size()))],
-        );
+        let batch = self.check_step_input(context, &x, elapsed.as_ref());
         check_shape(
             context,
             "v",
             &v.dims(),
             &[("batch", Some(batch)), ("units", Some(self.units()))],
         );
-        if let Some(dt) = &elapsed {
-            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
         let p = self.prepare(batch);
         let cm_t = self.cm_t(&p, elapsed);
         let v = self.solve(&p, self.map_input(x), v, cm_t);

@@ -256,21 +256,13 @@ impl<B: Backend> Ltc<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, LtcState<B>) {
         let context = "Ltc::step";
-        let [batch, _] = x.dims();
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_size()))],
-        );
-        if let Some(dt) = &elapsed {
-            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
+        let batch = self.cell.check_step_input(context, &x, elapsed.as_ref());
         let state = self.initial_state(context, state, batch);
         let p = self.cell.prepare(batch);
         let cm_t = self.cell.cm_t(&p, elapsed);
         let mapped = self.cell.map_input(x.clone());
-        let state = self.advance(&p, x, mapped, state, cm_t);
+        let raw = self.lstm.as_ref().map(|_| x);
+        let state = self.advance(&p, raw, mapped, state, cm_t);
         (self.cell.map_output(state.v.clone()), state)
     }
 
@@ -336,7 +328,11 @@ impl<B: Backend> Ltc<B> {
         };
         let mut states = Vec::with_capacity(if keep { seq } else { 0 });
         for t in 0..seq {
-            let x_t = x.clone().narrow(1, t, 1).reshape([batch, s]);
+            // The raw input only feeds the memory cell.
+            let x_t = self
+                .lstm
+                .as_ref()
+                .map(|_| x.clone().narrow(1, t, 1).reshape([batch, s]));
             let mapped_t = mapped.clone().narrow(1, t, 1).reshape([batch, s]);
             let cm_t = match (&fixed_cm_t, &timespans) {
                 (Some(cm_t), _) => cm_t.clone(),
@@ -354,24 +350,24 @@ impl<B: Backend> Ltc<B> {
         (states, state)
     }
 
-    /// One step: the memory cell (if any) on the raw input `x`, then the LTC solver on the
-    /// mapped input.
+    /// One step: the memory cell (if any) on the raw input `x` (given only with mixed memory),
+    /// then the LTC solver on the mapped input.
     fn advance(
         &self,
         p: &super::cell::Prepared<B>,
-        x: Tensor<B, 2>,
+        x: Option<Tensor<B, 2>>,
         mapped: Tensor<B, 2>,
         state: LtcState<B>,
         cm_t: Tensor<B, 2>,
     ) -> LtcState<B> {
         let LtcState { v, c } = state;
-        let (v, c) = match (&self.lstm, c) {
-            (Some(lstm), Some(c)) => {
+        let (v, c) = match (&self.lstm, c, x) {
+            (Some(lstm), Some(c), Some(x)) => {
                 // As ncps: the memory cell sees the raw input, the LTC cell the mapped one.
                 let (h, c) = lstm.step(x, v, c);
                 (h, Some(c))
             }
-            (_, c) => (v, c),
+            (_, c, _) => (v, c),
         };
         LtcState {
             v: self.cell.solve(p, mapped, v, cm_t),

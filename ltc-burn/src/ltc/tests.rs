@@ -369,6 +369,14 @@ fn parameter_count_matches_ncps<B: AutodiffBackend>(device: &B::Device) {
     assert_eq!(ltc.num_params(), 5296);
     let display = format!("{ltc}");
     assert!(display.contains("gleak"), "{display}");
+    // Synapse counts come from the masks: the wiring's own, sensory counted separately.
+    let wiring = AutoNcp::new(12, 3).build(4).unwrap();
+    let cell = LtcCellConfig::new(wiring.clone())
+        .init::<B>(device)
+        .unwrap();
+    assert_eq!(cell.synapse_count(), wiring.synapse_count());
+    assert_eq!(cell.sensory_synapse_count(), wiring.sensory_synapse_count());
+    assert_ne!(wiring.synapse_count(), wiring.sensory_synapse_count());
 }
 
 fn rejects_wrong_input_width<B: AutodiffBackend>(device: &B::Device) {
