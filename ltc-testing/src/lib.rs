@@ -62,6 +62,22 @@ pub fn tensor<B: Backend, const D: usize>(
     burn::tensor::Tensor::from_data(data, device)
 }
 
+/// Deterministic pseudo-random numbers in `[lo, hi)` (an LCG per call: no generator state is
+/// shared between tests, so each test's inputs do not depend on which tests ran before).
+pub fn numbers(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect()
+}
+
 /// A fresh, empty temporary folder unique to this process, test and backend.
 pub fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
     let backend: String = core::any::type_name::<B>()

@@ -333,7 +333,7 @@ mod tests {
         DoublePrecisionSettings, FileRecorder, FullPrecisionSettings, NamedMpkFileRecorder,
     };
     use burn::tensor::backend::AutodiffBackend;
-    use ltc_testing::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
+    use ltc_testing::{assert_close, backend_tests, is_f64, numbers, tensor, test_dir, values};
 
     /// The layer's parameters as plain f64 vectors, for the textbook reference below.
     #[derive(Clone, Debug)]
@@ -392,21 +392,6 @@ mod tests {
             }
             (outputs, h)
         }
-    }
-
-    /// Deterministic pseudo-random numbers in [lo, hi) (no RNG state shared between tests).
-    fn numbers(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
-            })
-            .collect()
     }
 
     fn random_plain(d_input: usize, d_hidden: usize, seed: u64) -> Plain {

@@ -6,7 +6,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::record::{DoublePrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
-use ltc_testing::{assert_close, backend_tests, is_f64, tensor, test_dir, values};
+use ltc_testing::{assert_close, backend_tests, is_f64, numbers, tensor, test_dir, values};
 use ltc_wirings::{AutoNcp, FullyConnected};
 
 use super::*;
@@ -14,19 +14,6 @@ use crate::ConfigError;
 
 fn tol<B: AutodiffBackend>() -> f64 {
     if is_f64::<B>() { 1e-12 } else { 1e-5 }
-}
-
-/// Deterministic numbers in [lo, hi).
-fn numbers(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect()
 }
 
 fn set1<B: AutodiffBackend>(v: &[f64], device: &B::Device) -> Param<Tensor<B, 1>> {
