@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod embed;
 pub mod plot;
 pub mod progress;
 pub mod sequence_classification;

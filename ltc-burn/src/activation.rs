@@ -47,6 +47,31 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     reciprocal(x.clamp_min(-80.0).neg().exp().add_scalar(1.0))
 }
 
+/// `silu(x) = x·σ(x)` with this module's [`sigmoid`].
+pub fn silu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    x.clone() * sigmoid(x)
+}
+
+/// The exact (erf) GELU, `x·(1 + erf(x/√2))/2`, as PyTorch's default `GELU()`, with its exact
+/// gradient.
+///
+/// (Burn 0.21's `activation::gelu` computes the erf form but differentiates the *tanh
+/// approximation* (`gelu_backward`), so its gradients are off by up to 2e-4.)
+pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let half_cdf = x
+        .clone()
+        .mul_scalar(core::f64::consts::FRAC_1_SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5);
+    x * half_cdf
+}
+
+/// ncps's `lecun_tanh(x) = 1.7159·tanh(0.666·x)`.
+pub fn lecun_tanh<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    x.mul_scalar(0.666).tanh().mul_scalar(1.7159)
+}
+
 /// The inverse of [`softplus`], elementwise: `ln(eʸ − 1)` for `y > 0`, written as
 /// `y + ln(1 − e^(−y))` so that large `y` does not overflow.
 pub fn inverse_softplus<B: Backend, const D: usize>(y: Tensor<B, D>) -> Tensor<B, D> {

@@ -107,6 +107,19 @@ impl Check {
         Ok(())
     }
 
+    /// A probability that must lie in `[0, 1)`, such as a dropout rate.
+    pub(crate) fn fraction(&self, field: &'static str, value: f64) -> Result<(), ConfigError> {
+        if !(value.is_finite() && (0.0..1.0).contains(&value)) {
+            return Err(ConfigError::OutOfRange {
+                config: self.config,
+                field,
+                value,
+                valid: "a number in [0, 1)",
+            });
+        }
+        Ok(())
+    }
+
     /// An initial range `[low, high]`: both finite, `low <= high`.
     pub(crate) fn range(&self, field: &'static str, [lo, hi]: [f64; 2]) -> Result<(), ConfigError> {
         for value in [lo, hi] {

@@ -11,6 +11,8 @@
 //!
 //! - [`ltc`]: Liquid Time-Constant cells and layers on a wiring, equal to ncps 1.0.1's to
 //!   float rounding ([`Ltc`], [`LtcCell`]).
+//! - [`cfc`]: closed-form continuous-time cells and layers, plain or on a wiring, equal to
+//!   ncps 1.0.1's to float rounding ([`Cfc`], [`WiredCfc`], [`CfcCell`]).
 //!
 //! Every config validates itself and returns a typed [`ConfigError`]; every `forward` checks
 //! its input shapes and panics with the expected and the actual shape.
@@ -36,14 +38,20 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod cfc;
 mod error;
 pub mod liquid;
 pub mod ltc;
+mod memory;
 pub mod optim;
 mod param;
+mod sequence;
 mod shape;
 pub mod wiring;
 
+pub use cfc::{
+    Cfc, CfcCell, CfcCellConfig, CfcConfig, CfcMode, CfcState, WiredCfc, WiredCfcConfig,
+};
 pub use error::ConfigError;
 pub use liquid::{
     LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,

@@ -18,10 +18,13 @@
 //!   elapsed times (exercises `timespans`).
 //! - [`CsvSeries`]: your own CSV time series — chosen feature, target and time columns, split
 //!   in time, z-scored with a reusable [`Normalizer`], errors naming file, line and column.
+//! - [`MovingBlobs`]: which way a blob moves through a short video, batched by
+//!   [`FrameBatcher`] into `frames [batch, frames, 1, size, size]` and `targets [batch]`.
 //! - [`EventXor`]: the parity of a bit stream seen as run-length events, batched (padded and
 //!   masked) by [`EventBatcher`].
 #![warn(missing_docs)]
 
+mod blobs;
 mod csv_series;
 mod error;
 mod events;
@@ -31,6 +34,7 @@ mod sequence;
 mod series;
 mod spiral;
 
+pub use blobs::{DIRECTIONS, FrameBatch, FrameBatcher, FrameItem, MovingBlobs, MovingBlobsConfig};
 pub use csv_series::{CsvSeries, CsvSeriesConfig, Normalizer};
 pub use error::DatasetError;
 pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart};

@@ -22,11 +22,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use burn::module::Param;
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use ltc_burn::ltc::{Ltc, LtcCellConfig, LtcConfig, LtcState, Mapping, PositiveParam, Positivity};
+use ltc_burn::cfc::{
+    Activation, Cfc, CfcCellConfig, CfcConfig, CfcMode, CfcState, WiredCfc, WiredCfcCellConfig,
+    WiredCfcConfig,
+};
+use ltc_burn::ltc::{Ltc, LtcCellConfig, LtcConfig, LtcState, Mapping, Positivity};
 use ltc_wirings::Wiring;
 use serde_json::Value;
 
@@ -236,16 +240,15 @@ pub struct Comparison {
 pub struct Report {
     /// The fixture's case name.
     pub case: String,
-    /// Every comparison made (empty when skipped or failed to run).
+    /// Every comparison made (empty when the fixture failed to run).
     pub comparisons: Vec<Comparison>,
-    /// Why the fixture was not checked (a model this version does not build).
-    pub skipped: Option<String>,
-    /// Why the fixture could not be run (a schema error).
+    /// Why the fixture could not be run (a schema error, an unknown model, a parameter the
+    /// model and the fixture do not share).
     pub error: Option<String>,
 }
 
 impl Report {
-    /// Within tolerance everywhere (a skipped fixture passes; an error does not).
+    /// Ran, and within tolerance everywhere.
     pub fn passed(&self) -> bool {
         self.error.is_none() && self.comparisons.iter().all(|c| c.worst <= 1.0)
     }
@@ -276,9 +279,6 @@ impl Report {
     /// One line: the largest absolute difference per group, the worst tolerance ratio and the
     /// verdict.
     pub fn row(&self) -> String {
-        if let Some(reason) = &self.skipped {
-            return format!("{:<34} skipped: {reason}", self.case);
-        }
         if let Some(error) = &self.error {
             return format!("{:<34} ERROR: {error}", self.case);
         }
@@ -363,24 +363,60 @@ pub fn check<B: AutodiffBackend>(fixture: &Fixture, device: &B::Device) -> Repor
     let mut report = Report {
         case: fixture.case.clone(),
         comparisons: Vec::new(),
-        skipped: None,
         error: None,
     };
-    match fixture.model.as_str() {
-        "LTC" => {
-            if let Err(e) = check_ltc::<B>(fixture, device, &mut report.comparisons) {
-                report.error = Some(e);
-            }
+    let result = build::<B>(fixture, device).and_then(|model| match model {
+        Model::Ltc(m) => check_model(fixture, m, device, &mut report.comparisons),
+        Model::Cfc(m) => check_model(fixture, m, device, &mut report.comparisons),
+        Model::WiredCfc(m) => {
+            compare_wired_masks(fixture, &m, &mut report.comparisons)?;
+            check_model(fixture, m, device, &mut report.comparisons)
         }
-        other => report.skipped = Some(format!("{other} models are not implemented yet")),
+    });
+    if let Err(e) = result {
+        report.error = Some(e);
     }
     report
 }
 
+/// A model a fixture describes, built with the fixture's parameters.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one model per fixture, built once
+pub enum Model<B: Backend> {
+    /// ncps `LTC`.
+    Ltc(Ltc<B>),
+    /// ncps `CfC` with an integer `units`.
+    Cfc(Cfc<B>),
+    /// ncps `CfC` on a wiring (`WiredCfCCell`).
+    WiredCfc(WiredCfc<B>),
+}
+
+/// Builds the model a fixture describes (its config, wiring and parameters).
+pub fn build<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Model<B>, String> {
+    match (fixture.model.as_str(), &fixture.json["wiring"]) {
+        ("LTC", _) => build_ltc(fixture, device).map(Model::Ltc),
+        ("CfC", Value::Null) => build_cfc(fixture, device).map(Model::Cfc),
+        ("CfC", _) => build_wired_cfc(fixture, device).map(Model::WiredCfc),
+        (other, _) => Err(format!(
+            "unknown model {other:?} (expected \"LTC\" or \"CfC\")"
+        )),
+    }
+}
+
+fn wiring(fixture: &Fixture) -> Result<Wiring, String> {
+    serde_json::from_value(fixture.json["wiring"].clone()).map_err(|e| format!("wiring: {e}"))
+}
+
+fn usize_of(fixture: &Fixture, key: &str) -> Result<usize, String> {
+    fixture
+        .config(key)
+        .as_u64()
+        .map(|v| v as usize)
+        .ok_or_else(|| format!("config.{key}: missing or not an integer"))
+}
+
 /// Builds the ncps `LTC` a fixture describes, with the fixture's parameters.
 pub fn build_ltc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Ltc<B>, String> {
-    let wiring: Wiring = serde_json::from_value(fixture.json["wiring"].clone())
-        .map_err(|e| format!("wiring: {e}"))?;
     let mapping = |key: &str| match fixture.config(key).as_str() {
         Some("affine") => Ok(Mapping::Affine),
         Some("linear") => Ok(Mapping::Linear),
@@ -392,233 +428,354 @@ pub fn build_ltc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Lt
         Some(false) => Positivity::Clip,
         None => return Err("config.implicit_param_constraints: missing".into()),
     };
-    let cell = LtcCellConfig::new(wiring)
+    let cell = LtcCellConfig::new(wiring(fixture)?)
         .with_input_mapping(mapping("input_mapping")?)
         .with_output_mapping(mapping("output_mapping")?)
-        .with_ode_unfolds(
-            fixture
-                .config("ode_unfolds")
-                .as_u64()
-                .ok_or("config.ode_unfolds")? as usize,
-        )
+        .with_ode_unfolds(usize_of(fixture, "ode_unfolds")?)
         .with_epsilon(fixture.config("epsilon").as_f64().ok_or("config.epsilon")?)
         .with_positivity(positivity);
     let config = LtcConfig::new(cell)
         .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
         .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
     let ltc = config.init::<B>(device).map_err(|e| e.to_string())?;
-    load_ltc_params(
-        ltc,
-        |name| fixture.array(&format!("/params/{}", pointer_escape(name))),
-        device,
+    load_params(fixture, ltc, device)
+}
+
+fn cfc_mode(fixture: &Fixture) -> Result<CfcMode, String> {
+    match fixture.config("mode").as_str() {
+        Some("default") | None => Ok(CfcMode::Default),
+        Some("pure") => Ok(CfcMode::Pure),
+        Some("no_gate") => Ok(CfcMode::NoGate),
+        Some(other) => Err(format!("config.mode: unknown mode {other:?}")),
+    }
+}
+
+fn proj_size(fixture: &Fixture) -> Option<usize> {
+    fixture.config("proj_size").as_u64().map(|p| p as usize)
+}
+
+/// Builds the ncps `CfC` (integer `units`) a fixture describes, with the fixture's parameters.
+pub fn build_cfc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Cfc<B>, String> {
+    let activation = match fixture.config("activation").as_str() {
+        Some("lecun_tanh") | None => Activation::LecunTanh,
+        Some("silu") => Activation::Silu,
+        Some("relu") => Activation::Relu,
+        Some("tanh") => Activation::Tanh,
+        Some("gelu") => Activation::Gelu,
+        Some(other) => return Err(format!("config.activation: unknown activation {other:?}")),
+    };
+    let cell = CfcCellConfig::new(
+        usize_of(fixture, "input_size")?,
+        usize_of(fixture, "units")?,
     )
+    .with_mode(cfc_mode(fixture)?)
+    .with_activation(activation)
+    .with_backbone_units(usize_of(fixture, "backbone_units")?)
+    .with_backbone_layers(usize_of(fixture, "backbone_layers")?)
+    .with_backbone_dropout(fixture.config("backbone_dropout").as_f64().unwrap_or(0.0))
+    .with_ncps_compat(true);
+    let config = CfcConfig::new(cell)
+        .with_proj_size(proj_size(fixture))
+        .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
+        .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
+    let cfc = config.init::<B>(device).map_err(|e| e.to_string())?;
+    load_params(fixture, cfc, device)
+}
+
+/// Builds the ncps `CfC` on a wiring (`WiredCfCCell`) a fixture describes, with the fixture's
+/// parameters.
+pub fn build_wired_cfc<B: Backend>(
+    fixture: &Fixture,
+    device: &B::Device,
+) -> Result<WiredCfc<B>, String> {
+    let cell = WiredCfcCellConfig::new(wiring(fixture)?)
+        .with_mode(cfc_mode(fixture)?)
+        .with_ncps_compat(true);
+    let config = WiredCfcConfig::new(cell)
+        .with_proj_size(proj_size(fixture))
+        .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
+        .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
+    let cfc = config.init::<B>(device).map_err(|e| e.to_string())?;
+    load_params(fixture, cfc, device)
 }
 
 fn pointer_escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
-/// The parameters of an LTC under their ncps names, with a flag for Burn's `[in, out]` Linear
-/// weights, which are PyTorch's `(out, in)` transposed.
-fn ltc_param_names<B: Backend>(ltc: &Ltc<B>) -> Vec<(&'static str, bool)> {
-    let cell = &ltc.cell;
-    let mut names = vec![
-        ("rnn_cell.gleak", false),
-        ("rnn_cell.vleak", false),
-        ("rnn_cell.cm", false),
-        ("rnn_cell.sigma", false),
-        ("rnn_cell.mu", false),
-        ("rnn_cell.w", false),
-        ("rnn_cell.erev", false),
-        ("rnn_cell.sensory_sigma", false),
-        ("rnn_cell.sensory_mu", false),
-        ("rnn_cell.sensory_w", false),
-        ("rnn_cell.sensory_erev", false),
-    ];
-    let optional = [
-        ("rnn_cell.input_w", cell.input_w.is_some()),
-        ("rnn_cell.input_b", cell.input_b.is_some()),
-        ("rnn_cell.output_w", cell.output_w.is_some()),
-        ("rnn_cell.output_b", cell.output_b.is_some()),
-    ];
-    names.extend(
-        optional
-            .into_iter()
-            .filter(|(_, has)| *has)
-            .map(|(n, _)| (n, false)),
-    );
-    if ltc.lstm.is_some() {
-        names.extend([
-            ("lstm.input_map.weight", true),
-            ("lstm.input_map.bias", false),
-            ("lstm.recurrent_map.weight", true),
-        ]);
+/// The ncps (PyTorch `named_parameters`) name of a parameter at Burn module path `path`
+/// (e.g. `cell.layers.1.ff1.weight` → `rnn_cell.layer_1.ff1.weight`), and whether it is a
+/// Linear weight, stored `[in, out]` in Burn and `(out, in)` in PyTorch.
+///
+/// `backbone_dropout` matters because ncps numbers its backbone `Sequential` with a `Dropout`
+/// entry after every layer but the first when dropout is on.
+pub fn ncps_name(path: &str, backbone_dropout: bool) -> (String, bool) {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    let mut i = 0;
+    while i < parts.len() {
+        let part = parts[i];
+        let next = parts.get(i + 1).and_then(|p| p.parse::<usize>().ok());
+        match (part, next) {
+            ("cell", _) if i == 0 => out.push("rnn_cell".into()),
+            ("layers", Some(l)) => {
+                out.push(format!("layer_{l}"));
+                i += 1;
+            }
+            ("backbone", Some(k)) => {
+                let per_layer = if backbone_dropout { 3 } else { 2 };
+                let index = if k == 0 { 0 } else { 2 + (k - 1) * per_layer };
+                out.push(format!("backbone.{index}"));
+                i += 1;
+            }
+            ("a", _) if i + 1 == parts.len() => out.push("A".into()),
+            _ => out.push(part.into()),
+        }
+        i += 1;
     }
-    names
+    let name = out.join(".");
+    let linear_weight = name.ends_with(".weight");
+    (name, linear_weight)
 }
 
-/// Replaces every trainable parameter of `ltc` by the array `get(ncps_name)` returns.
-fn load_ltc_params<B: Backend>(
-    mut ltc: Ltc<B>,
-    get: impl Fn(&str) -> Result<Array, String>,
-    device: &B::Device,
-) -> Result<Ltc<B>, String> {
-    fn set<B: Backend, const D: usize>(
-        param: &mut Param<Tensor<B, D>>,
-        array: Array,
-        name: &str,
-        device: &B::Device,
-    ) -> Result<(), String> {
+fn has_backbone_dropout(fixture: &Fixture) -> bool {
+    fixture
+        .config("backbone_dropout")
+        .as_f64()
+        .is_some_and(|p| p > 0.0)
+}
+
+/// Collects every parameter's module path, value and (given gradients) gradient.
+struct Snapshot<'a, B: AutodiffBackend> {
+    path: Vec<String>,
+    grads: Option<&'a B::Gradients>,
+    out: Vec<(String, Array, Option<Array>)>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Snapshot<'_, B> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let grad = self.grads.and_then(|g| param.grad(g)).map(Array::of);
+        self.out
+            .push((self.path.join("."), Array::of(param.val()), grad));
+    }
+}
+
+/// Every parameter of `model` under its ncps name, in ncps's layout, with its gradient when
+/// `grads` is given.
+fn snapshot<B: AutodiffBackend, M: Module<B>>(
+    fixture: &Fixture,
+    model: &M,
+    grads: Option<&B::Gradients>,
+) -> Vec<(String, Array, Option<Array>)> {
+    let mut visitor = Snapshot::<B> {
+        path: Vec::new(),
+        grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    let dropout = has_backbone_dropout(fixture);
+    visitor
+        .out
+        .into_iter()
+        .map(|(path, value, grad)| {
+            let (name, transposed) = ncps_name(&path, dropout);
+            let fix = |a: Array| if transposed { a.transposed() } else { a };
+            (name, fix(value), grad.map(fix))
+        })
+        .collect()
+}
+
+/// Replaces every parameter by the fixture's array of the same ncps name.
+struct Load<'a, B: Backend> {
+    fixture: &'a Fixture,
+    device: B::Device,
+    path: Vec<String>,
+    dropout: bool,
+    loaded: Vec<String>,
+    error: Option<String>,
+}
+
+impl<B: Backend> ModuleMapper<B> for Load<'_, B> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (name, transposed) = ncps_name(&self.path.join("."), self.dropout);
+        let array = match self
+            .fixture
+            .array(&format!("/params/{}", pointer_escape(&name)))
+        {
+            Ok(a) if transposed => a.transposed(),
+            Ok(a) => a,
+            Err(_) => {
+                self.error.get_or_insert(format!(
+                    "{name}: the model has this parameter, the fixture does not"
+                ));
+                return param;
+            }
+        };
         if array.shape != param.dims().to_vec() {
-            return Err(format!(
+            self.error.get_or_insert(format!(
                 "{name}: shape {:?} does not fit the model's {:?}",
                 array.shape,
                 param.dims()
             ));
+            return param;
         }
-        *param = Param::from_tensor(array.tensor(device));
-        Ok(())
+        self.loaded.push(name);
+        Param::from_tensor(array.tensor(&self.device))
     }
-    fn set_positive<B: Backend, const D: usize>(
-        param: &mut PositiveParam<B, D>,
-        array: Array,
-        name: &str,
-        device: &B::Device,
-    ) -> Result<(), String> {
-        let mut inner = param.param.clone();
-        set(&mut inner, array, name, device)?;
-        // No clip here: the fixture's values are what ncps computed with.
-        param.param = inner;
-        Ok(())
-    }
-    for (name, transposed) in ltc_param_names(&ltc) {
-        let array = get(name)?;
-        let array = if transposed {
-            array.transposed()
-        } else {
-            array
-        };
-        let cell = &mut ltc.cell;
-        let missing = || format!("{name}: the model has no such parameter");
-        match name {
-            "rnn_cell.gleak" => set_positive(&mut cell.gleak, array, name, device)?,
-            "rnn_cell.vleak" => set(&mut cell.vleak, array, name, device)?,
-            "rnn_cell.cm" => set_positive(&mut cell.cm, array, name, device)?,
-            "rnn_cell.sigma" => set(&mut cell.sigma, array, name, device)?,
-            "rnn_cell.mu" => set(&mut cell.mu, array, name, device)?,
-            "rnn_cell.w" => set_positive(&mut cell.w, array, name, device)?,
-            "rnn_cell.erev" => set(&mut cell.erev, array, name, device)?,
-            "rnn_cell.sensory_sigma" => set(&mut cell.sensory_sigma, array, name, device)?,
-            "rnn_cell.sensory_mu" => set(&mut cell.sensory_mu, array, name, device)?,
-            "rnn_cell.sensory_w" => set_positive(&mut cell.sensory_w, array, name, device)?,
-            "rnn_cell.sensory_erev" => set(&mut cell.sensory_erev, array, name, device)?,
-            "rnn_cell.input_w" => set(
-                cell.input_w.as_mut().ok_or_else(missing)?,
-                array,
-                name,
-                device,
-            )?,
-            "rnn_cell.input_b" => set(
-                cell.input_b.as_mut().ok_or_else(missing)?,
-                array,
-                name,
-                device,
-            )?,
-            "rnn_cell.output_w" => set(
-                cell.output_w.as_mut().ok_or_else(missing)?,
-                array,
-                name,
-                device,
-            )?,
-            "rnn_cell.output_b" => set(
-                cell.output_b.as_mut().ok_or_else(missing)?,
-                array,
-                name,
-                device,
-            )?,
-            _ => {
-                let lstm = ltc.lstm.as_mut().ok_or_else(missing)?;
-                match name {
-                    "lstm.input_map.weight" => {
-                        set(&mut lstm.input_map.weight, array, name, device)?
-                    }
-                    "lstm.input_map.bias" => set(
-                        lstm.input_map.bias.as_mut().ok_or_else(missing)?,
-                        array,
-                        name,
-                        device,
-                    )?,
-                    "lstm.recurrent_map.weight" => {
-                        set(&mut lstm.recurrent_map.weight, array, name, device)?
-                    }
-                    _ => return Err(missing()),
-                }
-            }
-        }
-    }
-    Ok(ltc)
 }
 
-/// Every trainable parameter of `ltc` under its ncps name, in ncps's layout, with its gradient
-/// when `grads` is given.
-fn ltc_snapshot<B: AutodiffBackend>(
-    ltc: &Ltc<B>,
-    grads: Option<&B::Gradients>,
-) -> Vec<(&'static str, Array, Option<Array>)> {
-    fn entry<B: AutodiffBackend, const D: usize>(
-        param: &Param<Tensor<B, D>>,
-        grads: Option<&B::Gradients>,
-        transposed: bool,
-    ) -> (Array, Option<Array>) {
-        let fix = |a: Array| if transposed { a.transposed() } else { a };
-        let value = fix(Array::of(param.val()));
-        let grad = grads.and_then(|g| param.grad(g)).map(|g| fix(Array::of(g)));
-        (value, grad)
-    }
-    let cell = &ltc.cell;
-    let mut out = Vec::new();
-    for (name, transposed) in ltc_param_names(ltc) {
-        let (value, grad) = match name {
-            "rnn_cell.gleak" => entry(&cell.gleak, grads, false),
-            "rnn_cell.vleak" => entry(&cell.vleak, grads, false),
-            "rnn_cell.cm" => entry(&cell.cm, grads, false),
-            "rnn_cell.sigma" => entry(&cell.sigma, grads, false),
-            "rnn_cell.mu" => entry(&cell.mu, grads, false),
-            "rnn_cell.w" => entry(&cell.w, grads, false),
-            "rnn_cell.erev" => entry(&cell.erev, grads, false),
-            "rnn_cell.sensory_sigma" => entry(&cell.sensory_sigma, grads, false),
-            "rnn_cell.sensory_mu" => entry(&cell.sensory_mu, grads, false),
-            "rnn_cell.sensory_w" => entry(&cell.sensory_w, grads, false),
-            "rnn_cell.sensory_erev" => entry(&cell.sensory_erev, grads, false),
-            "rnn_cell.input_w" => entry(cell.input_w.as_ref().expect("listed"), grads, false),
-            "rnn_cell.input_b" => entry(cell.input_b.as_ref().expect("listed"), grads, false),
-            "rnn_cell.output_w" => entry(cell.output_w.as_ref().expect("listed"), grads, false),
-            "rnn_cell.output_b" => entry(cell.output_b.as_ref().expect("listed"), grads, false),
-            _ => {
-                let lstm = ltc.lstm.as_ref().expect("listed");
-                match name {
-                    "lstm.input_map.weight" => entry(&lstm.input_map.weight, grads, transposed),
-                    "lstm.input_map.bias" => entry(
-                        lstm.input_map.bias.as_ref().expect("ncps has it"),
-                        grads,
-                        false,
-                    ),
-                    _ => entry(&lstm.recurrent_map.weight, grads, transposed),
-                }
-            }
-        };
-        out.push((name, value, grad));
-    }
-    out
-}
-
-fn check_ltc<B: AutodiffBackend>(
+/// Loads the fixture's parameters into `model`: every model parameter must be in the fixture,
+/// and every trainable fixture parameter in the model. (In LTC `Clip` mode the parameters clip
+/// themselves as they are mapped; the fixtures' raw values are positive, so nothing changes.)
+fn load_params<B: Backend, M: Module<B>>(
     fixture: &Fixture,
+    model: M,
+    device: &B::Device,
+) -> Result<M, String> {
+    let mut mapper = Load::<B> {
+        fixture,
+        device: device.clone(),
+        path: Vec::new(),
+        dropout: has_backbone_dropout(fixture),
+        loaded: Vec::new(),
+        error: None,
+    };
+    let model = model.map(&mut mapper);
+    if let Some(e) = mapper.error {
+        return Err(e);
+    }
+    for name in trainable(fixture)? {
+        if !mapper.loaded.contains(&name) {
+            return Err(format!(
+                "{name}: trainable in the fixture, but the model has no such parameter"
+            ));
+        }
+    }
+    Ok(model)
+}
+
+fn trainable(fixture: &Fixture) -> Result<Vec<String>, String> {
+    fixture.json["trainable"]
+        .as_array()
+        .ok_or("missing \"trainable\"")?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or("\"trainable\": not a name".into())
+        })
+        .collect()
+}
+
+/// The wired cell's masks, rebuilt from the fixture's wiring, against ncps's
+/// `layer_{l}.sparsity_mask` (`(n_l, in_l + n_l)`, our `[in_l + n_l, n_l]` transposed).
+fn compare_wired_masks<B: Backend>(
+    fixture: &Fixture,
+    model: &WiredCfc<B>,
+    out: &mut Vec<Comparison>,
+) -> Result<(), String> {
+    for (l, layer) in model.cell.layers.iter().enumerate() {
+        let name = format!("rnn_cell.layer_{l}.sparsity_mask");
+        let want = fixture.array(&format!("/params/{name}"))?;
+        let mask = layer
+            .head_mask
+            .clone()
+            .ok_or("a wired layer without a mask")?;
+        out.push(compare(
+            format!("masks/{name}"),
+            &Array::of(mask).transposed(),
+            &want,
+            Tolerance {
+                atol: 0.0,
+                rtol: 0.0,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The sequence layers the fixtures hold, seen alike: run `x` from an initial state.
+trait Layer<B: AutodiffBackend>: AutodiffModule<B> + Sized {
+    /// `(outputs, h, c)`.
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
+        timespans: Option<Tensor<B, 2>>,
+        return_sequences: bool,
+    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>);
+}
+
+fn flatten_outputs<B: Backend, const D: usize>(y: Tensor<B, D>) -> (Tensor<B, 1>, Array) {
+    let array = Array::of(y.clone());
+    let n = array.data.len();
+    (y.reshape([n]), array)
+}
+
+impl<B: AutodiffBackend> Layer<B> for Ltc<B> {
+    fn run(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
+        timespans: Option<Tensor<B, 2>>,
+        return_sequences: bool,
+    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        let state = hx.map(|(v, c)| LtcState { v, c });
+        let ((y, a), state) = if return_sequences {
+            let (y, s) = self.forward(x, state, timespans);
+            (flatten_outputs(y), s)
+        } else {
+            let (y, s) = self.forward_last(x, state, timespans);
+            (flatten_outputs(y), s)
+        };
+        (y, a, state.v, state.c)
+    }
+}
+
+impl<B: AutodiffBackend, C> Layer<B> for ltc_burn::cfc::CfcLayer<B, C>
+where
+    C: ltc_burn::cfc::CfcCore<B> + AutodiffModule<B>,
+    Self: AutodiffModule<B>,
+{
+    fn run(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
+        timespans: Option<Tensor<B, 2>>,
+        return_sequences: bool,
+    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        let state = hx.map(|(h, c)| CfcState { h, c });
+        let ((y, a), state) = if return_sequences {
+            let (y, s) = self.forward(x, state, timespans);
+            (flatten_outputs(y), s)
+        } else {
+            let (y, s) = self.forward_last(x, state, timespans);
+            (flatten_outputs(y), s)
+        };
+        (y, a, state.h, state.c)
+    }
+}
+
+fn check_model<B: AutodiffBackend, M: Layer<B>>(
+    fixture: &Fixture,
+    model: M,
     device: &B::Device,
     out: &mut Vec<Comparison>,
 ) -> Result<(), String> {
     let f64_backend = core::mem::size_of::<B::FloatElem>() == 8;
-    let ltc = build_ltc::<B>(fixture, device)?;
     let input = fixture
         .array("/input")?
         .tensor::<B, 3>(device)
@@ -627,27 +784,16 @@ fn check_ltc<B: AutodiffBackend>(
         Value::Null => None,
         v => Some(Array::from_json(v)?.tensor::<B, 2>(device)),
     };
-    let state = match &fixture.json["hx"] {
+    let hx = match &fixture.json["hx"] {
         Value::Null => None,
-        Value::Object(_) => Some(LtcState {
-            v: fixture.array("/hx/h")?.tensor(device),
-            c: Some(fixture.array("/hx/c")?.tensor(device)),
-        }),
-        v => Some(LtcState {
-            v: Array::from_json(v)?.tensor(device),
-            c: None,
-        }),
+        Value::Object(_) => Some((
+            fixture.array("/hx/h")?.tensor(device),
+            Some(fixture.array("/hx/c")?.tensor(device)),
+        )),
+        v => Some((Array::from_json(v)?.tensor(device), None)),
     };
     let return_sequences = fixture.config("return_sequences").as_bool().unwrap_or(true);
-    let (outputs, outputs_array, state) = if return_sequences {
-        let (y, state) = ltc.forward(input.clone(), state, timespans);
-        let a = Array::of(y.clone());
-        (y.flatten::<1>(0, 2), a, state)
-    } else {
-        let (y, state) = ltc.forward_last(input.clone(), state, timespans);
-        let a = Array::of(y.clone());
-        (y.flatten::<1>(0, 1), a, state)
-    };
+    let (outputs, outputs_array, h, c) = model.run(input.clone(), hx, timespans, return_sequences);
 
     out.push(compare(
         "outputs",
@@ -663,11 +809,11 @@ fn check_ltc<B: AutodiffBackend>(
             F64,
         ));
     }
-    match state.c.clone() {
+    match c {
         Some(c) => {
             out.push(compare(
                 "final_state.h",
-                &Array::of(state.v.clone()),
+                &Array::of(h),
                 &fixture.array("/final_state/h")?,
                 F32,
             ));
@@ -680,7 +826,7 @@ fn check_ltc<B: AutodiffBackend>(
         }
         None => out.push(compare(
             "final_state",
-            &Array::of(state.v.clone()),
+            &Array::of(h),
             &fixture.array("/final_state")?,
             F32,
         )),
@@ -706,7 +852,7 @@ fn check_ltc<B: AutodiffBackend>(
             "loss_f64",
             &scalar(loss_array[0]),
             &scalar(want),
-            F64,
+            F64_LOSS,
         ));
     }
 
@@ -718,8 +864,8 @@ fn check_ltc<B: AutodiffBackend>(
         &fixture.array("/grad_input")?,
         F32,
     ));
-    for (name, _, grad) in ltc_snapshot(&ltc, Some(&grads)) {
-        let want = fixture.array(&format!("/grads/{}", pointer_escape(name)))?;
+    for (name, _, grad) in snapshot::<B, M>(fixture, &model, Some(&grads)) {
+        let want = fixture.array(&format!("/grads/{}", pointer_escape(&name)))?;
         let got = grad.ok_or_else(|| format!("{name} has no gradient"))?;
         out.push(compare(format!("grads/{name}"), &got, &want, F32));
     }
@@ -742,13 +888,15 @@ fn check_ltc<B: AutodiffBackend>(
             .with_beta_1(beta(0)? as f32)
             .with_beta_2(beta(1)? as f32)
             .with_epsilon(defaults["eps"].as_f64().ok_or("after_adam_step: eps")? as f32)
-            .init::<B, Ltc<B>>();
-        let grads = GradientsParams::from_grads(grads, &ltc);
-        // In Clip mode the parameters clip themselves after the step: nothing else to call.
-        let stepped = optim.step(lr, ltc, grads);
-        for (name, value, _) in ltc_snapshot(&stepped, None) {
-            let want =
-                fixture.array(&format!("/after_adam_step/params/{}", pointer_escape(name)))?;
+            .init::<B, M>();
+        let grads = GradientsParams::from_grads(grads, &model);
+        // In LTC Clip mode the parameters clip themselves after the step: nothing else to call.
+        let stepped = optim.step(lr, model, grads);
+        for (name, value, _) in snapshot::<B, M>(fixture, &stepped, None) {
+            let want = fixture.array(&format!(
+                "/after_adam_step/params/{}",
+                pointer_escape(&name)
+            ))?;
             out.push(compare(
                 format!("after_adam_step/{name}"),
                 &value,

@@ -1,16 +1,23 @@
 //! Every ncps fixture in `fixtures/ncps`, on every backend: outputs, states, losses, all
-//! gradients, the input gradient and (a, d) one Adam step with the automatic clip.
+//! gradients, the input gradient, the wired CfC's masks and (a, d, f) one Adam step (with the
+//! automatic clip for a).
 
 use burn::tensor::backend::AutodiffBackend;
 use ltc_parity::{Fixture, Report, check, default_dir};
 use ltc_testing::backend_tests;
 
-const CASES: [&str; 6] = [
+const CASES: [&str; 12] = [
     "a_ltc_fc8",
     "b_ltc_autoncp16_2",
     "c_ltc_fc8_timespans",
     "d_ltc_fc8_implicit",
+    "e_cfc_default",
+    "f_cfc_pure",
+    "g_cfc_no_gate",
+    "h_wired_cfc_autoncp16_2",
+    "i_cfc_timespans",
     "j_ltc_fc8_mixed_memory",
+    "k_cfc_seqfirst_last_hx",
     "l_ltc_ncp_linear_nomap_hx",
 ];
 
@@ -22,7 +29,7 @@ fn run_case<B: AutodiffBackend>(case: &str, device: &B::Device) {
     let fixture = load(case);
     let report = check::<B>(&fixture, device);
     assert!(
-        report.passed() && report.skipped.is_none(),
+        report.passed(),
         "\n{}\n{}\n{:#?}",
         Report::header(),
         report.row(),
@@ -48,6 +55,19 @@ fn run_case<B: AutodiffBackend>(case: &str, device: &B::Device) {
         0
     };
     assert_eq!(adam, want, "parameters compared after the Adam step");
+    // A wired CfC's masks, rebuilt from the wiring, equal ncps's.
+    if let Some(wiring) = fixture.json["wiring"].as_object()
+        && fixture.model == "CfC"
+    {
+        let layers = wiring["num_layers"].as_u64().unwrap() as usize;
+        for l in 0..layers {
+            let name = format!("masks/rnn_cell.layer_{l}.sparsity_mask");
+            assert!(
+                report.comparisons.iter().any(|c| c.what == name),
+                "{name} not compared"
+            );
+        }
+    }
 }
 
 fn a_ltc_fc8<B: AutodiffBackend>(device: &B::Device) {
@@ -62,6 +82,24 @@ fn c_ltc_fc8_timespans<B: AutodiffBackend>(device: &B::Device) {
 fn d_ltc_fc8_implicit<B: AutodiffBackend>(device: &B::Device) {
     run_case::<B>("d_ltc_fc8_implicit", device);
 }
+fn e_cfc_default<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("e_cfc_default", device);
+}
+fn f_cfc_pure<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("f_cfc_pure", device);
+}
+fn g_cfc_no_gate<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("g_cfc_no_gate", device);
+}
+fn h_wired_cfc_autoncp16_2<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("h_wired_cfc_autoncp16_2", device);
+}
+fn i_cfc_timespans<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("i_cfc_timespans", device);
+}
+fn k_cfc_seqfirst_last_hx<B: AutodiffBackend>(device: &B::Device) {
+    run_case::<B>("k_cfc_seqfirst_last_hx", device);
+}
 fn j_ltc_fc8_mixed_memory<B: AutodiffBackend>(device: &B::Device) {
     run_case::<B>("j_ltc_fc8_mixed_memory", device);
 }
@@ -74,7 +112,13 @@ backend_tests! {
     b_ltc_autoncp16_2,
     c_ltc_fc8_timespans,
     d_ltc_fc8_implicit,
+    e_cfc_default,
+    f_cfc_pure,
+    g_cfc_no_gate,
+    h_wired_cfc_autoncp16_2,
+    i_cfc_timespans,
     j_ltc_fc8_mixed_memory,
+    k_cfc_seqfirst_last_hx,
     l_ltc_ncp_linear_nomap_hx,
 }
 
@@ -119,15 +163,59 @@ fn a_perturbed_reference_fails() {
     }
 }
 
-/// CfC fixtures are reported as skipped (until CfC lands), not as failures.
+/// The CfC runner can fail too: a perturbed reference is reported by name, a wrong mask is
+/// caught, and a parameter the model lacks is an error naming it.
 #[test]
-fn other_models_are_skipped() {
+fn a_perturbed_cfc_reference_fails() {
+    type B = ltc_testing::NdArrayF32;
+    let device = Default::default();
+    for (case, pointer, name) in [
+        ("f_cfc_pure", "/grads/rnn_cell.A/0/3", "grads/rnn_cell.A"),
+        (
+            "f_cfc_pure",
+            "/after_adam_step/params/rnn_cell.backbone.2.weight/1/1",
+            "after_adam_step/rnn_cell.backbone.2.weight",
+        ),
+        ("g_cfc_no_gate", "/grads/fc.weight/1/7", "grads/fc.weight"),
+        (
+            "h_wired_cfc_autoncp16_2",
+            "/params/rnn_cell.layer_1.sparsity_mask/0/0",
+            "masks/rnn_cell.layer_1.sparsity_mask",
+        ),
+    ] {
+        let mut fixture = load(case);
+        let value = fixture.json.pointer_mut(pointer).unwrap();
+        *value = serde_json::json!(value.as_f64().unwrap() + 1e-3);
+        let report = check::<B>(&fixture, &device);
+        assert!(
+            report.row().contains(&format!("FAIL ({name} beyond")),
+            "{pointer}: {}",
+            report.row()
+        );
+    }
+    let mut fixture = load("e_cfc_default");
+    fixture.json["config"]["mode"] = serde_json::json!("pure");
+    let report = check::<B>(&fixture, &device);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("rnn_cell.w_tau")),
+        "{}",
+        report.row()
+    );
+}
+
+/// A fixture of an unknown model is an error, not a pass.
+#[test]
+fn unknown_models_are_errors() {
     type B = ltc_testing::NdArrayF32;
     let mut fixture = load("l_ltc_ncp_linear_nomap_hx");
-    fixture.model = "CfC".into();
+    fixture.model = "GRU".into();
     let report = check::<B>(&fixture, &Default::default());
+    assert!(!report.passed(), "{}", report.row());
     assert!(
-        report.passed() && report.skipped.is_some(),
+        report.row().contains("unknown model \"GRU\""),
         "{}",
         report.row()
     );

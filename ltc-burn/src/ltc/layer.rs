@@ -1,18 +1,15 @@
 //! The LTC sequence layer (ncps's `LTC`): the cell run over time, with optional mixed memory.
 
 use burn::config::Config;
-use burn::module::{Initializer, Module, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::module::Module;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
-
-use crate::activation::sigmoid;
 use ltc_wirings::Wiring;
 
 use super::cell::{LtcCell, LtcCellConfig};
 use crate::error::ConfigError;
-use crate::param::materialize;
-use crate::shape::check_shape;
+use crate::memory::MixedMemory;
+use crate::sequence::{Sequence, check_state, stack_steps};
 
 /// Configuration of an [`Ltc`] layer.
 ///
@@ -76,55 +73,6 @@ pub struct LtcState<B: Backend> {
     pub v: Tensor<B, 2>,
     /// The memory cell's `c`, `[batch, units]`, with mixed memory; `None` otherwise.
     pub c: Option<Tensor<B, 2>>,
-}
-
-/// ncps's LSTM memory cell (`mixed_memory=True`): `z = input_map(x) + recurrent_map(h)`,
-/// chunked `[i, ig, fg, og]`; `c' = c·σ(fg + 1) + tanh(i)·σ(ig)`, `h' = tanh(c')·σ(og)`. Its
-/// `h'` replaces the LTC potentials before each LTC step.
-#[derive(Module, Debug)]
-pub struct MixedMemory<B: Backend> {
-    /// `[input] → [4·units]`: Xavier-uniform weight, bias U(−0.1, 0.1), as ncps.
-    pub input_map: Linear<B>,
-    /// `[units] → [4·units]`, no bias: orthogonal weight, as ncps.
-    pub recurrent_map: Linear<B>,
-}
-
-impl<B: Backend> MixedMemory<B> {
-    fn init(input: usize, units: usize, device: &B::Device) -> Self {
-        let mut input_map = LinearConfig::new(input, 4 * units)
-            .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-            .init(device);
-        input_map.weight = materialize(input_map.weight);
-        input_map.bias = Some(Param::from_tensor(Tensor::random(
-            [4 * units],
-            Distribution::Uniform(-0.1, 0.1),
-            device,
-        )));
-        let mut recurrent_map = LinearConfig::new(units, 4 * units)
-            .with_bias(false)
-            .with_initializer(Initializer::Orthogonal { gain: 1.0 })
-            .init(device);
-        recurrent_map.weight = materialize(recurrent_map.weight);
-        Self {
-            input_map,
-            recurrent_map,
-        }
-    }
-
-    /// One step: returns the new `(h, c)`.
-    fn step(
-        &self,
-        x: Tensor<B, 2>,
-        h: Tensor<B, 2>,
-        c: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let z = self.input_map.forward(x) + self.recurrent_map.forward(h); // [batch, 4·units]
-        let [i, ig, fg, og] = <[Tensor<B, 2>; 4]>::try_from(z.chunk(4, 1))
-            .unwrap_or_else(|_| unreachable!("4·units splits into 4 chunks"));
-        let c = c * sigmoid(fg.add_scalar(1.0)) + i.tanh() * sigmoid(ig);
-        let h = c.clone().tanh() * sigmoid(og);
-        (h, c)
-    }
 }
 
 /// The LTC sequence layer: an [`LtcCell`] run over time, as ncps's `LTC`.
@@ -211,7 +159,8 @@ impl<B: Backend> Ltc<B> {
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 3>, LtcState<B>) {
         let (states, state) = self.run("Ltc::forward", x, state, timespans, true);
-        let v = Tensor::stack::<3>(states, 1); // [batch, seq, units]
+        // The output mapping for all steps at once.
+        let v = stack_steps(states, true); // [batch, seq, units]
         let [batch, seq, n] = v.dims();
         let y = self.cell.map_output(v.reshape([batch * seq, n])).reshape([
             batch,
@@ -275,72 +224,28 @@ impl<B: Backend> Ltc<B> {
         timespans: Option<Tensor<B, 2>>,
         keep: bool,
     ) -> (Vec<Tensor<B, 2>>, LtcState<B>) {
-        let (b_name, s_name) = if self.batch_first {
-            ("batch", "seq")
-        } else {
-            ("seq", "batch")
-        };
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[
-                (b_name, None),
-                (s_name, None),
-                ("input", Some(self.input_size())),
-            ],
-        );
-        let x = if self.batch_first {
-            x
-        } else {
-            x.swap_dims(0, 1)
-        };
-        let [batch, seq, s] = x.dims();
-        let timespans = timespans.map(|ts| {
-            let (d0, d1) = if self.batch_first {
-                (batch, seq)
-            } else {
-                (seq, batch)
-            };
-            check_shape(
-                context,
-                "timespans",
-                &ts.dims(),
-                &[(b_name, Some(d0)), (s_name, Some(d1))],
-            );
-            if self.batch_first {
-                ts
-            } else {
-                ts.swap_dims(0, 1)
-            }
-        });
+        let seq = Sequence::new(context, self.batch_first, self.input_size(), x, timespans);
+        let (batch, s) = (seq.batch, self.input_size());
         let mut state = self.initial_state(context, state, batch);
 
         let p = self.cell.prepare(batch);
         // The input mapping for all steps at once.
         let mapped = self
             .cell
-            .map_input(x.clone().reshape([batch * seq, s]))
-            .reshape([batch, seq, s]);
-        let fixed_cm_t = match &timespans {
+            .map_input(seq.x.clone().reshape([batch * seq.seq, s]))
+            .reshape([batch, seq.seq, s]);
+        let fixed_cm_t = match &seq.timespans {
             None => Some(self.cell.cm_t(&p, None)),
             Some(_) => None,
         };
-        let mut states = Vec::with_capacity(if keep { seq } else { 0 });
-        for t in 0..seq {
+        let mut states = Vec::with_capacity(if keep { seq.seq } else { 0 });
+        for t in 0..seq.seq {
             // The raw input only feeds the memory cell.
-            let x_t = self
-                .lstm
-                .as_ref()
-                .map(|_| x.clone().narrow(1, t, 1).reshape([batch, s]));
+            let x_t = self.lstm.as_ref().map(|_| seq.input(t));
             let mapped_t = mapped.clone().narrow(1, t, 1).reshape([batch, s]);
-            let cm_t = match (&fixed_cm_t, &timespans) {
-                (Some(cm_t), _) => cm_t.clone(),
-                (None, Some(ts)) => {
-                    let dt = ts.clone().narrow(1, t, 1).reshape([batch]);
-                    self.cell.cm_t(&p, Some(dt))
-                }
-                (None, None) => unreachable!("cm_t is fixed without timespans"),
+            let cm_t = match &fixed_cm_t {
+                Some(cm_t) => cm_t.clone(),
+                None => self.cell.cm_t(&p, seq.elapsed(t)),
             };
             state = self.advance(&p, x_t, mapped_t, state, cm_t);
             if keep {
@@ -384,19 +289,15 @@ impl<B: Backend> Ltc<B> {
         let Some(state) = state else {
             return self.zero_state(batch);
         };
-        let expected = [("batch", Some(batch)), ("units", Some(self.units()))];
-        check_shape(context, "state.v", &state.v.dims(), &expected);
-        match (&self.lstm, &state.c) {
-            (Some(_), Some(c)) => check_shape(context, "state.c", &c.dims(), &expected),
-            (Some(_), None) => panic!(
-                "{context}: this layer has mixed memory, so state.c must be a [batch, units] \
-                 tensor, got None (pass the state a previous call returned, or None for zeros)"
-            ),
-            (None, Some(_)) => {
-                panic!("{context}: this layer has no mixed memory, so state.c must be None")
-            }
-            (None, None) => {}
-        }
+        check_state(
+            context,
+            ("state.v", "state.c"),
+            &state.v,
+            state.c.as_ref(),
+            batch,
+            self.units(),
+            self.lstm.is_some(),
+        );
         state
     }
 }

@@ -11,8 +11,9 @@ mod cell;
 mod layer;
 mod positive;
 
+pub use crate::memory::MixedMemory;
 pub use cell::{LtcCell, LtcCellConfig, Mapping};
-pub use layer::{Ltc, LtcConfig, LtcState, MixedMemory};
+pub use layer::{Ltc, LtcConfig, LtcState};
 pub use positive::{PositiveParam, Positivity};
 
 #[cfg(test)]

@@ -1,0 +1,320 @@
+//! A liquid layer as one part of a larger Burn model: a convolutional frame encoder, a CfC (or
+//! an LTC) over the frames, a linear head — trained end to end by burn-train's Learner on
+//! which way a blob moves through a short video.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::AdamConfig;
+use burn::prelude::ToElement;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{
+    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
+    TrainStep,
+};
+use ltc_burn::ConfigError;
+use ltc_burn::cfc::{Cfc, CfcCellConfig, CfcConfig};
+use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlobsConfig};
+use ltc_wirings::AutoNcp;
+
+use crate::backend;
+use crate::progress::EpochLines;
+use crate::sequence_classification::{
+    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
+};
+
+/// Which liquid layer reads the frame features.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LiquidKind {
+    /// A CfC with a small backbone.
+    Cfc,
+    /// An LTC on an AutoNCP wiring.
+    Ltc,
+}
+
+/// Everything that defines a run; saved as `config.json` in the artifacts folder.
+#[derive(Config, Debug)]
+pub struct EmbedConfig {
+    /// The videos.
+    pub data: MovingBlobsConfig,
+    /// The liquid layer.
+    #[config(default = "LiquidKind::Cfc")]
+    pub liquid: LiquidKind,
+    /// Features per frame, from the encoder to the liquid layer.
+    #[config(default = 16)]
+    pub features: usize,
+    /// Liquid neurons.
+    #[config(default = 16)]
+    pub units: usize,
+    /// Training videos.
+    #[config(default = 2048)]
+    pub train_size: usize,
+    /// Validation videos (drawn from another seed).
+    #[config(default = 512)]
+    pub valid_size: usize,
+    /// Epochs.
+    #[config(default = 4)]
+    pub epochs: usize,
+    /// Videos per batch.
+    #[config(default = 32)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[config(default = 5e-3)]
+    pub learning_rate: f64,
+    /// Seed of the weights, the data and the shuffling.
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+/// The per-frame encoder: two convolutions and a projection, `[n, 1, s, s] → [n, features]`.
+#[derive(Module, Debug)]
+pub struct FrameEncoder<B: Backend> {
+    /// `1 → 8` channels, 3×3, stride 2.
+    pub conv1: Conv2d<B>,
+    /// `8 → 16` channels, 3×3.
+    pub conv2: Conv2d<B>,
+    /// Flattened maps → features.
+    pub proj: Linear<B>,
+}
+
+impl<B: Backend> FrameEncoder<B> {
+    fn init(size: usize, features: usize, device: &B::Device) -> Self {
+        let after1 = (size - 3) / 2 + 1;
+        let after2 = after1 - 2;
+        Self {
+            conv1: Conv2dConfig::new([1, 8], [3, 3])
+                .with_stride([2, 2])
+                .init(device),
+            conv2: Conv2dConfig::new([8, 16], [3, 3]).init(device),
+            proj: LinearConfig::new(16 * after2 * after2, features).init(device),
+        }
+    }
+
+    /// `[n, 1, s, s] → [n, features]`.
+    pub fn forward(&self, frames: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = relu(self.conv1.forward(frames));
+        let x = relu(self.conv2.forward(x));
+        relu(self.proj.forward(x.flatten(1, 3)))
+    }
+}
+
+/// The liquid part: either layer, behind one `Module` (Burn derives modules for enums too).
+#[derive(Module, Debug)]
+pub enum Liquid<B: Backend> {
+    /// A CfC layer.
+    Cfc(Cfc<B>),
+    /// An LTC layer.
+    Ltc(Ltc<B>),
+}
+
+impl<B: Backend> Liquid<B> {
+    /// The last step's outputs for `[batch, seq, features]`.
+    pub fn forward_last(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        match self {
+            Self::Cfc(cfc) => cfc.forward_last(x, None, None).0,
+            Self::Ltc(ltc) => ltc.forward_last(x, None, None).0,
+        }
+    }
+
+    fn output_size(&self) -> usize {
+        match self {
+            Self::Cfc(cfc) => cfc.output_size(),
+            Self::Ltc(ltc) => ltc.output_size(),
+        }
+    }
+}
+
+/// Encoder → liquid layer → head: the pattern for putting our layers inside your own model.
+#[derive(Module, Debug)]
+pub struct VideoClassifier<B: Backend> {
+    /// Applied to every frame.
+    pub encoder: FrameEncoder<B>,
+    /// Runs over the frame features.
+    pub liquid: Liquid<B>,
+    /// The last step's liquid outputs → class logits.
+    pub head: Linear<B>,
+}
+
+impl EmbedConfig {
+    /// Builds the model on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<VideoClassifier<B>, ConfigError> {
+        let encoder = FrameEncoder::init(self.data.size, self.features, device);
+        let liquid = match self.liquid {
+            LiquidKind::Cfc => Liquid::Cfc(
+                CfcConfig::new(
+                    CfcCellConfig::new(self.features, self.units).with_backbone_units(32),
+                )
+                .init(device)?,
+            ),
+            LiquidKind::Ltc => {
+                let wiring = AutoNcp::new(self.units, 4)
+                    .build(self.features)
+                    .map_err(|e| ConfigError::Inconsistent {
+                        config: "EmbedConfig",
+                        message: format!("units = {}: {e}", self.units),
+                    })?;
+                Liquid::Ltc(LtcConfig::from_wiring(wiring).init(device)?)
+            }
+        };
+        let head = LinearConfig::new(liquid.output_size(), DIRECTIONS.len()).init(device);
+        Ok(VideoClassifier {
+            encoder,
+            liquid,
+            head,
+        })
+    }
+}
+
+impl<B: Backend> VideoClassifier<B> {
+    /// Class logits `[batch, 4]` for `frames [batch, seq, 1, size, size]`.
+    pub fn forward(&self, frames: Tensor<B, 5>) -> Tensor<B, 2> {
+        let [batch, seq, channels, h, w] = frames.dims();
+        let features = self
+            .encoder
+            .forward(frames.reshape([batch * seq, channels, h, w]));
+        let width = features.dims()[1];
+        let y = self
+            .liquid
+            .forward_last(features.reshape([batch, seq, width]));
+        self.head.forward(y)
+    }
+
+    /// Logits and loss for one batch.
+    pub fn forward_classification(&self, batch: FrameBatch<B>) -> ClassificationOutput<B> {
+        let logits = self.forward(batch.frames);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, logits, batch.targets)
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for VideoClassifier<B> {
+    type Input = FrameBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
+        let item = self.forward_classification(batch);
+        TrainOutput::new(self, item.loss.backward(), item)
+    }
+}
+
+impl<B: Backend> InferenceStep for VideoClassifier<B> {
+    type Input = FrameBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: Self::Input) -> Self::Output {
+        self.forward_classification(batch)
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Accuracy of the trained model on the whole validation set, in `[0, 1]`.
+    pub valid_accuracy: f64,
+    /// Wall-clock training time, in seconds.
+    pub train_seconds: f64,
+    /// Trainable parameters: encoder, liquid layer, head.
+    pub params: [usize; 3],
+    /// The artifacts folder.
+    pub artifacts: PathBuf,
+}
+
+/// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
+/// checkpoints and logs under `artifacts`.
+pub fn train(
+    config: &EmbedConfig,
+    artifacts: &Path,
+    progress: Progress,
+) -> Result<Report, RunError> {
+    type B = backend::TrainBackend;
+    let device = backend::device();
+    fresh_artifacts(artifacts)?;
+    save_config(config, artifacts)?;
+
+    B::seed(&device, config.seed);
+    let train = MovingBlobs::new(config.data.clone(), config.train_size, config.seed)
+        .map_err(|e| run_error("training data", e))?;
+    let valid = MovingBlobs::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
+        .map_err(|e| run_error("validation data", e))?;
+    let model = config
+        .init::<B>(&device)
+        .map_err(|e| run_error("model", e))?;
+    let params = [
+        model.encoder.num_params(),
+        model.liquid.num_params(),
+        model.head.num_params(),
+    ];
+
+    let loader_train = DataLoaderBuilder::new(FrameBatcher)
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .build(train);
+    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(FrameBatcher)
+        .batch_size(config.batch_size)
+        .build(valid.clone());
+
+    let learner = Learner::new(model, AdamConfig::new().init(), config.learning_rate);
+    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+        .metric_train_numeric(AccuracyMetric::new())
+        .metric_valid_numeric(AccuracyMetric::new())
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .num_epochs(config.epochs)
+        .summary();
+    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
+        training = training.renderer(EpochLines::new());
+    }
+
+    let start = Instant::now();
+    let LearningResult { model, renderer } = training.launch(learner);
+    let train_seconds = start.elapsed().as_secs_f64();
+    drop(renderer); // leaves the dashboard's screen before anything is printed
+
+    save_model(model.clone(), artifacts)?;
+    Ok(Report {
+        valid_accuracy: accuracy(&model, &valid, config.batch_size, &device),
+        train_seconds,
+        params,
+        artifacts: artifacts.to_path_buf(),
+    })
+}
+
+/// Fraction of `data` that `model` classifies correctly.
+pub fn accuracy<B: Backend>(
+    model: &VideoClassifier<B>,
+    data: &MovingBlobs,
+    batch_size: usize,
+    device: &B::Device,
+) -> f64 {
+    let mut correct = 0usize;
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size) {
+        let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
+        let batch: FrameBatch<B> = FrameBatcher.batch(items, device);
+        let predicted = model.forward(batch.frames).argmax(1).flatten::<1>(0, 1);
+        correct += predicted
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar()
+            .to_usize();
+    }
+    correct as f64 / data.len() as f64
+}

@@ -1,0 +1,30 @@
+//! Closed-form continuous-time networks (CfC, Hasani et al. 2022), exactly as ncps 1.0.1
+//! computes them.
+//!
+//! - [`CfcCell`]: one step of the closed-form solution: backbone, heads and time gate
+//!   ([`CfcMode::Default`], [`CfcMode::Pure`], [`CfcMode::NoGate`]).
+//! - [`WiredCfcCell`]: a CfC on a wiring, one cell per wiring layer — ncps's layout
+//!   ([`WiredVariant::Ncps`]) or one that honours every synapse and its polarity
+//!   ([`WiredVariant::Faithful`]).
+//! - [`Cfc`] and [`WiredCfc`]: the sequence layers (ncps's `CfC`), with per-sample elapsed
+//!   times, an output projection, mixed memory, batch- or sequence-first inputs and a one-step
+//!   API.
+//!
+//! Where ncps 1.0.1 has a bug, the default here is the fix, and
+//! [`CfcCellConfig::ncps_compat`] restores ncps's behaviour: backbone dropout applies after
+//! every backbone layer (ncps skips the first, so its default one-layer backbone never drops
+//! out), and pure mode starts at `A = 1`, `w_tau = 0` (ncps overwrites both with Xavier
+//! draws). Timespans are per sample for every batch size (ncps mis-broadcasts them unless the
+//! batch size is 1).
+
+mod cell;
+mod layer;
+mod wired;
+
+pub use crate::memory::MixedMemory;
+pub use cell::{Activation, CfcCell, CfcCellConfig, CfcMode};
+pub use layer::{Cfc, CfcConfig, CfcCore, CfcLayer, CfcState, WiredCfc, WiredCfcConfig};
+pub use wired::{WiredCfcCell, WiredCfcCellConfig, WiredVariant};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,329 @@
+//! CfC on a wiring: ncps's `WiredCfCCell`, and a variant faithful to every synapse.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use ltc_wirings::Wiring;
+
+use super::cell::{CfcCell, CfcCellConfig, CfcMode};
+use crate::error::{Check, ConfigError};
+use crate::shape::check_shape;
+
+/// How a [`WiredCfcCell`] reads its wiring. Side by side:
+///
+/// | | [`Ncps`](Self::Ncps) (ncps 1.0.1's `WiredCfCCell`) | [`Faithful`](Self::Faithful) |
+/// |---|---|---|
+/// | layer `l` reads | layer `l−1`'s new state (layer 0: the input) and its own old state | the input, every earlier layer's new state and every later layer's (and its own) old state |
+/// | synapses used | between consecutive layers only | every synapse of the wiring |
+/// | within a layer | densely recurrent (all ones), whatever the wiring says (ncps issue #53) | the wiring's own synapses (e.g. NCP's command recurrence) |
+/// | polarity | discarded | kept: `ff1`/`ff2` weights are `|W|·sign` |
+/// | time gates `time_a`, `time_b` | dense | read only the neuron's synapses |
+/// | state layout | layer order `[inter │ command │ motor]` | neuron-id order, as the LTC and the wiring |
+/// | outputs | the motor neurons | the motor neurons (ids `0..output_dim`) |
+///
+/// `Ncps` reproduces ncps's numbers (and loads its checkpoints); `Faithful` is the network the
+/// wiring draws.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum WiredVariant {
+    /// Exactly ncps's `WiredCfCCell`.
+    Ncps,
+    /// Every synapse of the wiring, with its polarity; nothing else.
+    Faithful,
+}
+
+/// Configuration of a [`WiredCfcCell`].
+///
+/// ```
+/// use ltc_burn::cfc::{CfcMode, WiredCfcCellConfig, WiredVariant};
+///
+/// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(5)?;
+/// let config = WiredCfcCellConfig::new(wiring)
+///     .with_mode(CfcMode::NoGate)
+///     .with_variant(WiredVariant::Faithful);
+/// assert!(config.validate().is_ok());
+/// # Ok::<(), ltc_wirings::WiringError>(())
+/// ```
+#[derive(Config, Debug)]
+pub struct WiredCfcCellConfig {
+    /// The synapse graph, built for the input width; one CfC layer per wiring layer (NCP:
+    /// inter, command, motor).
+    pub wiring: Wiring,
+    /// The closed form of every layer.
+    #[config(default = "CfcMode::Default")]
+    pub mode: CfcMode,
+    /// ncps's layer layout or the faithful one.
+    #[config(default = "WiredVariant::Ncps")]
+    pub variant: WiredVariant,
+    /// Pure mode's `A`, `w_tau` drawn as ncps does (see [`CfcCellConfig::ncps_compat`]).
+    #[config(default = false)]
+    pub ncps_compat: bool,
+}
+
+impl WiredCfcCellConfig {
+    /// Checks every field; [`init`](Self::init) calls it first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = Check {
+            config: "WiredCfcCellConfig",
+        };
+        check.nonzero("wiring.units", self.wiring.units())?;
+        check.nonzero("wiring.input_dim", self.wiring.input_dim())?;
+        check.nonzero("wiring.output_dim", self.wiring.output_dim())?;
+        check.nonzero("wiring.num_layers", self.wiring.num_layers())?;
+        for l in 0..self.wiring.num_layers() {
+            if self.wiring.layer(l).is_empty() {
+                return Err(check.inconsistent(format!(
+                    "wiring layer {l} has no neurons: every layer needs at least one"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the cell with freshly initialised parameters on `device` (seed the backend with
+    /// `B::seed(&device, seed)` first for reproducible weights).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<WiredCfcCell<B>, ConfigError> {
+        self.validate()?;
+        let wiring = &self.wiring;
+        let s = wiring.input_dim();
+        let layers: Vec<Vec<usize>> = (0..wiring.num_layers())
+            .map(|l| wiring.layer(l).to_vec())
+            .collect();
+        let order: Vec<usize> = layers.iter().flatten().copied().collect();
+        let sensory =
+            |src: usize, dst: usize| f64::from(wiring.sensory_synapse(src, dst).unwrap_or(0));
+        let synapse = |src: usize, dst: usize| f64::from(wiring.synapse(src, dst).unwrap_or(0));
+        let cells = layers
+            .iter()
+            .enumerate()
+            .map(|(l, ids)| {
+                let n_l = ids.len();
+                // Rows: what layer l reads, in the order of its concatenated input.
+                let (input_rows, signed): (Vec<Vec<f64>>, bool) = match self.variant {
+                    WiredVariant::Ncps => {
+                        let mut rows: Vec<Vec<f64>> = if l == 0 {
+                            (0..s)
+                                .map(|i| ids.iter().map(|&j| sensory(i, j).abs()).collect())
+                                .collect()
+                        } else {
+                            layers[l - 1]
+                                .iter()
+                                .map(|&i| ids.iter().map(|&j| synapse(i, j).abs()).collect())
+                                .collect()
+                        };
+                        rows.extend((0..n_l).map(|_| vec![1.0; n_l]));
+                        (rows, false)
+                    }
+                    WiredVariant::Faithful => {
+                        let mut rows: Vec<Vec<f64>> = (0..s)
+                            .map(|i| ids.iter().map(|&j| sensory(i, j)).collect())
+                            .collect();
+                        rows.extend(
+                            order
+                                .iter()
+                                .map(|&i| ids.iter().map(|&j| synapse(i, j)).collect()),
+                        );
+                        (rows, true)
+                    }
+                };
+                let d = input_rows.len();
+                let flat: Vec<f64> = input_rows.into_iter().flatten().collect();
+                let mask = Tensor::<B, 2>::from_data(TensorData::new(flat, [d, n_l]), device);
+                let gate_mask = signed.then(|| mask.clone().abs());
+                CfcCellConfig::new(d - n_l, n_l)
+                    .with_mode(self.mode)
+                    .with_backbone_layers(0)
+                    .with_ncps_compat(self.ncps_compat)
+                    .init_heads(device, Some(mask), gate_mask, signed)
+            })
+            .collect();
+        Ok(WiredCfcCell {
+            layers: cells,
+            layer_neurons: layers,
+            variant: self.variant,
+            input_dim: s,
+            output_dim: wiring.output_dim(),
+        })
+    }
+}
+
+/// A CfC on a wiring: one [`CfcCell`] (no backbone, masked heads) per wiring layer, each layer
+/// feeding the next within the same step (ncps's `WiredCfCCell`, or the
+/// [`Faithful`](WiredVariant::Faithful) variant: see [`WiredVariant`] for the differences).
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// use ltc_burn::cfc::WiredCfcCellConfig;
+/// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray;
+/// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
+///
+/// let device = Default::default();
+/// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(5)?;
+/// let cell = WiredCfcCellConfig::new(wiring).init::<B>(&device)?;
+/// assert_eq!(cell.layer_sizes(), vec![9, 5, 2]); // inter, command, motor
+/// let x = Tensor::<B, 2>::ones([4, 5], &device);
+/// let (y, h) = cell.forward(x, Tensor::zeros([4, 16], &device), None);
+/// assert_eq!((y.dims(), h.dims()), ([4, 2], [4, 16]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Module, Debug)]
+pub struct WiredCfcCell<B: Backend> {
+    /// One cell per wiring layer (ncps `layer_0`, `layer_1`, …).
+    pub layers: Vec<CfcCell<B>>,
+    /// The neuron ids of each layer (constant).
+    pub layer_neurons: Vec<Vec<usize>>,
+    /// The layout (constant).
+    pub variant: WiredVariant,
+    /// Input features (constant).
+    pub input_dim: usize,
+    /// Motor neurons, the outputs (constant).
+    pub output_dim: usize,
+}
+
+impl<B: Backend> WiredCfcCell<B> {
+    /// Neurons (the state size).
+    pub fn units(&self) -> usize {
+        self.layer_neurons.iter().map(Vec::len).sum()
+    }
+
+    /// Neurons per layer.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        self.layer_neurons.iter().map(Vec::len).collect()
+    }
+
+    /// One step.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, input]`
+    /// - `h`: `[batch, units]`, in layer order ([`WiredVariant::Ncps`]) or neuron-id order
+    ///   ([`WiredVariant::Faithful`])
+    /// - `elapsed`: `[batch]` (1 when `None`)
+    /// - returns the motor neurons' states `[batch, output_dim]` and the new state.
+    ///
+    /// # Panics
+    /// If a shape does not match, naming the expected and the actual shape.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        h: Tensor<B, 2>,
+        elapsed: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let context = "WiredCfcCell::forward";
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[("batch", None), ("input", Some(self.input_dim))],
+        );
+        let batch = x.dims()[0];
+        check_shape(
+            context,
+            "h",
+            &h.dims(),
+            &[("batch", Some(batch)), ("units", Some(self.units()))],
+        );
+        if let Some(dt) = &elapsed {
+            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
+        }
+        self.advance(x, h, elapsed.map(|dt| dt.reshape([batch, 1])))
+    }
+
+    /// One step without shape checks; `elapsed` is `[batch, 1]`.
+    pub(crate) fn advance(
+        &self,
+        x: Tensor<B, 2>,
+        h: Tensor<B, 2>,
+        elapsed: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let h = match self.variant {
+            WiredVariant::Ncps => h,
+            WiredVariant::Faithful => self.permute(h, true),
+        };
+        // The old state per layer, in layer order.
+        let mut old = Vec::with_capacity(self.layers.len());
+        let mut start = 0;
+        for ids in &self.layer_neurons {
+            old.push(h.clone().narrow(1, start, ids.len()));
+            start += ids.len();
+        }
+        let mut new: Vec<Tensor<B, 2>> = Vec::with_capacity(self.layers.len());
+        for (l, cell) in self.layers.iter().enumerate() {
+            let z = match self.variant {
+                WiredVariant::Ncps => {
+                    let input = if l == 0 {
+                        x.clone()
+                    } else {
+                        new[l - 1].clone()
+                    };
+                    Tensor::cat(vec![input, old[l].clone()], 1)
+                }
+                WiredVariant::Faithful => {
+                    let mut parts = vec![x.clone()];
+                    parts.extend(new.iter().cloned());
+                    parts.extend(old[l..].iter().cloned());
+                    Tensor::cat(parts, 1)
+                }
+            };
+            new.push(cell.update(z, elapsed.clone()));
+        }
+        let last = new
+            .last()
+            .cloned()
+            .expect("a wiring has at least one layer");
+        let state = Tensor::cat(new, 1);
+        match self.variant {
+            WiredVariant::Ncps => (self.motor_of_last_layer(last), state),
+            WiredVariant::Faithful => {
+                let state = self.permute(state, false);
+                let batch = state.dims()[0];
+                let y = state.clone().slice([0..batch, 0..self.output_dim]);
+                (y, state)
+            }
+        }
+    }
+
+    /// The motor neurons (ids `0..output_dim`) among the last layer's, in id order. For NCP
+    /// wirings that is the whole last layer, as in ncps; for one-layer wirings with fewer
+    /// outputs than neurons, ncps 1.0.1 returns every neuron instead.
+    fn motor_of_last_layer(&self, last: Tensor<B, 2>) -> Tensor<B, 2> {
+        let ids = self.layer_neurons.last().expect("at least one layer");
+        let mut cols: Vec<(usize, usize)> = ids
+            .iter()
+            .enumerate()
+            .filter(|&(_, &id)| id < self.output_dim)
+            .map(|(col, &id)| (id, col))
+            .collect();
+        cols.sort_unstable();
+        let cols: Vec<usize> = cols.into_iter().map(|(_, col)| col).collect();
+        if cols.iter().copied().eq(0..ids.len()) {
+            return last;
+        }
+        let index = index_tensor::<B>(&cols, &last.device());
+        last.select(1, index)
+    }
+
+    /// Reorders the state between neuron-id order and layer order.
+    fn permute(&self, h: Tensor<B, 2>, to_layer_order: bool) -> Tensor<B, 2> {
+        let order: Vec<usize> = self.layer_neurons.iter().flatten().copied().collect();
+        if order.iter().copied().eq(0..order.len()) {
+            return h;
+        }
+        let index = if to_layer_order {
+            order
+        } else {
+            let mut inverse = vec![0; order.len()];
+            for (position, &id) in order.iter().enumerate() {
+                inverse[id] = position;
+            }
+            inverse
+        };
+        let index = index_tensor::<B>(&index, &h.device());
+        h.select(1, index)
+    }
+}
+
+fn index_tensor<B: Backend>(index: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    let data: Vec<i64> = index.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(data, [index.len()]), device)
+}

@@ -1,0 +1,118 @@
+//! Input plumbing shared by the sequence layers ([`Ltc`](crate::Ltc), [`Cfc`](crate::Cfc),
+//! [`WiredCfc`](crate::WiredCfc)): shape checks and the batch-first / sequence-first layout.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::shape::check_shape;
+
+/// A checked sequence in batch-first layout.
+pub(crate) struct Sequence<B: Backend> {
+    /// `[batch, seq, input]`.
+    pub(crate) x: Tensor<B, 3>,
+    /// `[batch, seq]`, when given.
+    pub(crate) timespans: Option<Tensor<B, 2>>,
+    pub(crate) batch: usize,
+    pub(crate) seq: usize,
+}
+
+impl<B: Backend> Sequence<B> {
+    /// Checks `x` (`[batch, seq, input]`, or `[seq, batch, input]` when not `batch_first`) and
+    /// `timespans` (`[batch, seq]` / `[seq, batch]`) and brings both to batch-first layout.
+    ///
+    /// # Panics
+    /// With the expected and the actual shape when one does not match.
+    #[track_caller]
+    pub(crate) fn new(
+        context: &str,
+        batch_first: bool,
+        input_size: usize,
+        x: Tensor<B, 3>,
+        timespans: Option<Tensor<B, 2>>,
+    ) -> Self {
+        let (b_name, s_name) = if batch_first {
+            ("batch", "seq")
+        } else {
+            ("seq", "batch")
+        };
+        check_shape(
+            context,
+            "x",
+            &x.dims(),
+            &[(b_name, None), (s_name, None), ("input", Some(input_size))],
+        );
+        let x = if batch_first { x } else { x.swap_dims(0, 1) };
+        let [batch, seq, _] = x.dims();
+        let timespans = timespans.map(|ts| {
+            let (d0, d1) = if batch_first {
+                (batch, seq)
+            } else {
+                (seq, batch)
+            };
+            check_shape(
+                context,
+                "timespans",
+                &ts.dims(),
+                &[(b_name, Some(d0)), (s_name, Some(d1))],
+            );
+            if batch_first { ts } else { ts.swap_dims(0, 1) }
+        });
+        Self {
+            x,
+            timespans,
+            batch,
+            seq,
+        }
+    }
+
+    /// The input at step `t`, `[batch, input]`.
+    pub(crate) fn input(&self, t: usize) -> Tensor<B, 2> {
+        let [batch, _, s] = self.x.dims();
+        self.x.clone().narrow(1, t, 1).reshape([batch, s])
+    }
+
+    /// The elapsed time before step `t`, `[batch]`, when timespans were given.
+    pub(crate) fn elapsed(&self, t: usize) -> Option<Tensor<B, 1>> {
+        self.timespans
+            .as_ref()
+            .map(|ts| ts.clone().narrow(1, t, 1).reshape([self.batch]))
+    }
+}
+
+/// Stacks per-step outputs `[batch, width]` into `[batch, seq, width]`, or `[seq, batch, width]`
+/// when not `batch_first`.
+pub(crate) fn stack_steps<B: Backend>(steps: Vec<Tensor<B, 2>>, batch_first: bool) -> Tensor<B, 3> {
+    let y = Tensor::stack::<3>(steps, 1);
+    if batch_first { y } else { y.swap_dims(0, 1) }
+}
+
+/// Checks a recurrent state `h` (`[batch, units]`) and, for layers with mixed memory, its
+/// memory `c`.
+///
+/// # Panics
+/// With the expected and the actual shape, or when `c` is missing under mixed memory or given
+/// without it.
+#[track_caller]
+pub(crate) fn check_state<B: Backend>(
+    context: &str,
+    (h_name, c_name): (&str, &str),
+    h: &Tensor<B, 2>,
+    c: Option<&Tensor<B, 2>>,
+    batch: usize,
+    units: usize,
+    mixed_memory: bool,
+) {
+    let expected = [("batch", Some(batch)), ("units", Some(units))];
+    check_shape(context, h_name, &h.dims(), &expected);
+    match (mixed_memory, c) {
+        (true, Some(c)) => check_shape(context, c_name, &c.dims(), &expected),
+        (true, None) => panic!(
+            "{context}: this layer has mixed memory, so {c_name} must be a [batch, units] \
+             tensor, got None (pass the state a previous call returned, or None for zeros)"
+        ),
+        (false, Some(_)) => {
+            panic!("{context}: this layer has no mixed memory, so {c_name} must be None")
+        }
+        (false, None) => {}
+    }
+}
