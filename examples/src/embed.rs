@@ -113,6 +113,7 @@ impl<B: Backend> FrameEncoder<B> {
 }
 
 /// The liquid part: either layer, behind one `Module` (Burn derives modules for enums too).
+#[allow(clippy::large_enum_variant)] // one per model; boxing would only obscure the pattern
 #[derive(Module, Debug)]
 pub enum Liquid<B: Backend> {
     /// A CfC layer.
@@ -130,7 +131,17 @@ impl<B: Backend> Liquid<B> {
         }
     }
 
-    fn output_size(&self) -> usize {
+    /// The outputs at every step for `[batch, seq, features]`, with optional elapsed times
+    /// `[batch, seq]`.
+    pub fn forward(&self, x: Tensor<B, 3>, timespans: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+        match self {
+            Self::Cfc(cfc) => cfc.forward(x, None, timespans).0,
+            Self::Ltc(ltc) => ltc.forward(x, None, timespans).0,
+        }
+    }
+
+    /// Output features per step.
+    pub fn output_size(&self) -> usize {
         match self {
             Self::Cfc(cfc) => cfc.output_size(),
             Self::Ltc(ltc) => ltc.output_size(),

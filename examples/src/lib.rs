@@ -10,6 +10,7 @@ pub mod progress;
 pub mod sequence_classification;
 pub mod sine;
 pub mod spiral;
+pub mod xor;
 
 /// The README's Rust examples, compiled and run as doc tests (this package depends on every
 /// crate of the workspace).

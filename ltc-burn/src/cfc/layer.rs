@@ -102,13 +102,14 @@ impl<B: Backend> CfcCore<B> for WiredCfcCell<B> {
 /// Configuration of a [`Cfc`] layer (ncps's `CfC(input_size, units, …)`).
 ///
 /// ```
-/// use ltc_burn::cfc::{CfcConfig, CfcMode};
+/// use ltc_burn::cfc::{CfcCellConfig, CfcConfig, CfcMode};
 ///
-/// let config = CfcConfig::from_sizes(3, 32)
+/// let config = CfcConfig::new(CfcCellConfig::new(3, 32).with_mode(CfcMode::NoGate))
 ///     .with_proj_size(Some(2))
 ///     .with_mixed_memory(true);
-/// let config = config.clone().with_cell(config.cell.with_mode(CfcMode::NoGate));
 /// assert!(config.validate().is_ok());
+/// // The defaults are ncps's: CfC(3, 32) with a 128-unit backbone.
+/// assert_eq!(CfcConfig::from_sizes(3, 32).cell.backbone_units, 128);
 /// ```
 #[derive(Config, Debug)]
 pub struct CfcConfig {
@@ -155,11 +156,11 @@ impl CfcConfig {
 /// Configuration of a [`WiredCfc`] layer (ncps's `CfC(input_size, wiring, …)`).
 ///
 /// ```
-/// use ltc_burn::cfc::{WiredCfcConfig, WiredVariant};
+/// use ltc_burn::cfc::{WiredCfcCellConfig, WiredCfcConfig, WiredVariant};
 ///
 /// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(5)?;
-/// let config = WiredCfcConfig::from_wiring(wiring);
-/// let config = config.clone().with_cell(config.cell.with_variant(WiredVariant::Faithful));
+/// let config =
+///     WiredCfcConfig::new(WiredCfcCellConfig::new(wiring).with_variant(WiredVariant::Faithful));
 /// assert!(config.validate().is_ok());
 /// # Ok::<(), ltc_wirings::WiringError>(())
 /// ```
