@@ -8,14 +8,11 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamConfig;
-use burn::prelude::ToElement;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
@@ -34,7 +31,7 @@ use ltc_wirings::AutoNcp;
 use crate::backend;
 use crate::progress::EpochLines;
 use crate::sequence_classification::{
-    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
+    Progress, RunError, fraction_correct, fresh_artifacts, run_error, save_config, save_model,
 };
 
 /// Which liquid layer reads the frame features.
@@ -314,18 +311,14 @@ pub fn accuracy<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> f64 {
-    let mut correct = 0usize;
-    let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch_size) {
-        let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
-        let batch: FrameBatch<B> = FrameBatcher.batch(items, device);
-        let predicted = model.forward(batch.frames).argmax(1).flatten::<1>(0, 1);
-        correct += predicted
-            .equal(batch.targets)
-            .int()
-            .sum()
-            .into_scalar()
-            .to_usize();
-    }
-    correct as f64 / data.len() as f64
+    fraction_correct(
+        data,
+        batch_size,
+        device,
+        &FrameBatcher,
+        |batch: FrameBatch<B>| {
+            let predicted = model.forward(batch.frames).argmax(1);
+            (predicted.flatten::<1>(0, 1), batch.targets)
+        },
+    )
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -14,6 +15,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::prelude::ToElement;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
@@ -268,20 +270,34 @@ pub fn accuracy<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> f64 {
-    use burn::data::dataloader::batcher::Batcher;
+    fraction_correct(
+        data,
+        batch_size,
+        device,
+        &SequenceClassificationBatcher,
+        |batch: SequenceClassificationBatch<B>| {
+            let predicted = model.net.forward(batch.inputs, None).argmax(1);
+            (predicted.flatten::<1>(0, 1), batch.targets)
+        },
+    )
+}
+
+/// The fraction of `data` classified correctly, in batches of `batch_size`: `classify` turns a
+/// batch into its predicted and its true classes.
+pub fn fraction_correct<B: Backend, I, T>(
+    data: &impl Dataset<I>,
+    batch_size: usize,
+    device: &B::Device,
+    batcher: &impl Batcher<B, I, T>,
+    classify: impl Fn(T) -> (Tensor<B, 1, Int>, Tensor<B, 1, Int>),
+) -> f64 {
     let mut correct = 0usize;
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch_size) {
         let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
-        let batch: SequenceClassificationBatch<B> =
-            SequenceClassificationBatcher.batch(items, device);
-        let predicted = model
-            .net
-            .forward(batch.inputs, None)
-            .argmax(1)
-            .flatten::<1>(0, 1);
+        let (predicted, targets) = classify(batcher.batch(items, device));
         correct += predicted
-            .equal(batch.targets)
+            .equal(targets)
             .int()
             .sum()
             .into_scalar()

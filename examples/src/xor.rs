@@ -13,7 +13,6 @@ use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::prelude::ToElement;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use ltc_burn::ConfigError;
@@ -23,7 +22,7 @@ use ltc_datasets::{EventBatch, EventBatcher, EventXor};
 use ltc_wirings::FullyConnected;
 
 use crate::embed::{Liquid, LiquidKind};
-use crate::sequence_classification::{RunError, run_error};
+use crate::sequence_classification::{RunError, fraction_correct, run_error};
 
 /// Everything that defines a run.
 #[derive(Config, Debug)]
@@ -180,20 +179,13 @@ pub fn accuracy<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> f64 {
-    let mut correct = 0usize;
-    let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch_size) {
-        let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
-        let batch: EventBatch<B> = EventBatcher.batch(items, device);
-        correct += model
-            .predict(&batch)
-            .equal(batch.targets)
-            .int()
-            .sum()
-            .into_scalar()
-            .to_usize();
-    }
-    correct as f64 / data.len() as f64
+    fraction_correct(
+        data,
+        batch_size,
+        device,
+        &EventBatcher,
+        |batch: EventBatch<B>| (model.predict(&batch), batch.targets),
+    )
 }
 
 /// A seeded Fisher–Yates shuffle (splitmix64), the same on every platform.
