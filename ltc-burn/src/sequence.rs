@@ -79,6 +79,31 @@ impl<B: Backend> Sequence<B> {
     }
 }
 
+/// Checks one step's input `x` (`[batch, input]`) and elapsed times (`[batch]`); returns the
+/// batch size.
+///
+/// # Panics
+/// With the expected and the actual shape when one does not match.
+#[track_caller]
+pub(crate) fn check_step_input<B: Backend>(
+    context: &str,
+    input_size: usize,
+    x: &Tensor<B, 2>,
+    elapsed: Option<&Tensor<B, 1>>,
+) -> usize {
+    check_shape(
+        context,
+        "x",
+        &x.dims(),
+        &[("batch", None), ("input", Some(input_size))],
+    );
+    let batch = x.dims()[0];
+    if let Some(dt) = elapsed {
+        check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
+    }
+    batch
+}
+
 /// Stacks per-step outputs `[batch, width]` into `[batch, seq, width]`, or `[seq, batch, width]`
 /// when not `batch_first`.
 pub(crate) fn stack_steps<B: Backend>(steps: Vec<Tensor<B, 2>>, batch_first: bool) -> Tensor<B, 3> {

@@ -9,6 +9,7 @@ use burn::tensor::{Distribution, Tensor};
 use crate::activation::{gelu, lecun_tanh, sigmoid, silu};
 use crate::error::{Check, ConfigError};
 use crate::param::materialize;
+use crate::sequence::check_step_input;
 use crate::shape::check_shape;
 
 /// How the cell turns its heads into the new state (ncps `mode`).
@@ -294,22 +295,13 @@ impl<B: Backend> CfcCell<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> Tensor<B, 2> {
         let context = "CfcCell::forward";
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_size()))],
-        );
-        let batch = x.dims()[0];
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
         check_shape(
             context,
             "h",
             &h.dims(),
             &[("batch", Some(batch)), ("hidden", Some(self.hidden_size()))],
         );
-        if let Some(dt) = &elapsed {
-            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
         self.update(
             Tensor::cat(vec![x, h], 1),
             elapsed.map(|dt| dt.reshape([batch, 1])),

@@ -13,7 +13,7 @@ use super::wired::{WiredCfcCell, WiredCfcCellConfig};
 use crate::error::{Check, ConfigError};
 use crate::memory::MixedMemory;
 use crate::param::materialize;
-use crate::sequence::{Sequence, check_state, stack_steps};
+use crate::sequence::{Sequence, check_state, check_step_input, stack_steps};
 
 mod sealed {
     pub trait Sealed {}
@@ -382,16 +382,7 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
     ) -> (Tensor<B, 2>, CfcState<B>) {
         let context = format!("{}::step", self.cell.layer_name());
         let context = context.as_str();
-        crate::shape::check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_size()))],
-        );
-        let batch = x.dims()[0];
-        if let Some(dt) = &elapsed {
-            crate::shape::check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
         let state = self.initial_state(context, state, batch);
         let (y, state) = self.advance(x, state, elapsed.map(|dt| dt.reshape([batch, 1])));
         (self.project(y), state)

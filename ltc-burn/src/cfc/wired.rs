@@ -8,6 +8,7 @@ use ltc_wirings::Wiring;
 
 use super::cell::{CfcCell, CfcCellConfig, CfcMode};
 use crate::error::{Check, ConfigError};
+use crate::sequence::check_step_input;
 use crate::shape::check_shape;
 
 /// How a [`WiredCfcCell`] reads its wiring. Side by side:
@@ -210,22 +211,13 @@ impl<B: Backend> WiredCfcCell<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let context = "WiredCfcCell::forward";
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_dim))],
-        );
-        let batch = x.dims()[0];
+        let batch = check_step_input(context, self.input_dim, &x, elapsed.as_ref());
         check_shape(
             context,
             "h",
             &h.dims(),
             &[("batch", Some(batch)), ("units", Some(self.units()))],
         );
-        if let Some(dt) = &elapsed {
-            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
         self.advance(x, h, elapsed.map(|dt| dt.reshape([batch, 1])))
     }
 

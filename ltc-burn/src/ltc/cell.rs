@@ -9,6 +9,7 @@ use ltc_wirings::Wiring;
 
 use super::positive::{PositiveParam, Positivity};
 use crate::error::{Check, ConfigError};
+use crate::sequence::check_step_input;
 use crate::shape::check_shape;
 
 /// An input or output mapping of the LTC cell (ncps's `input_mapping` / `output_mapping`).
@@ -449,26 +450,6 @@ impl<B: Backend> LtcCell<B> {
         v
     }
 
-    /// Checks one step's `x` `[batch, input]` and `elapsed` `[batch]`; returns the batch size.
-    pub(crate) fn check_step_input(
-        &self,
-        context: &str,
-        x: &Tensor<B, 2>,
-        elapsed: Option<&Tensor<B, 1>>,
-    ) -> usize {
-        let [batch, _] = x.dims();
-        check_shape(
-            context,
-            "x",
-            &x.dims(),
-            &[("batch", None), ("input", Some(self.input_size()))],
-        );
-        if let Some(dt) = elapsed {
-            check_shape(context, "elapsed", &dt.dims(), &[("batch", Some(batch))]);
-        }
-        batch
-    }
-
     /// One input step, as ncps's `LTCCell.forward`.
     ///
     /// # Shapes
@@ -486,7 +467,7 @@ impl<B: Backend> LtcCell<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let context = "LtcCell::forward";
-        let batch = self.check_step_input(context, &x, elapsed.as_ref());
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
         check_shape(
             context,
             "v",

@@ -9,7 +9,7 @@ use ltc_wirings::Wiring;
 use super::cell::{LtcCell, LtcCellConfig};
 use crate::error::ConfigError;
 use crate::memory::MixedMemory;
-use crate::sequence::{Sequence, check_state, stack_steps};
+use crate::sequence::{Sequence, check_state, check_step_input, stack_steps};
 
 /// Configuration of an [`Ltc`] layer.
 ///
@@ -205,7 +205,7 @@ impl<B: Backend> Ltc<B> {
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, LtcState<B>) {
         let context = "Ltc::step";
-        let batch = self.cell.check_step_input(context, &x, elapsed.as_ref());
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
         let state = self.initial_state(context, state, batch);
         let p = self.cell.prepare(batch);
         let cm_t = self.cell.cm_t(&p, elapsed);
