@@ -138,12 +138,40 @@ impl WiredCfcCellConfig {
                     .init_heads(device, Some(mask), gate_mask, signed)
             })
             .collect();
+        // The index tensors the steps gather with, built once.
+        let index = |index: Vec<usize>| {
+            let data: Vec<i64> = index.iter().map(|&i| i as i64).collect();
+            Tensor::from_data(TensorData::new(data, [index.len()]), device)
+        };
+        let not_identity = |index: &Vec<usize>| !index.iter().copied().eq(0..index.len());
+        let (layer_order, id_order) = match self.variant {
+            WiredVariant::Faithful if not_identity(&order) => {
+                let mut inverse = vec![0; order.len()];
+                for (position, &id) in order.iter().enumerate() {
+                    inverse[id] = position;
+                }
+                (Some(index(order)), Some(index(inverse)))
+            }
+            _ => (None, None),
+        };
+        let motor_columns = match self.variant {
+            WiredVariant::Ncps => {
+                let last = layers.last().expect("validated");
+                let columns = motor_columns(last, wiring.output_dim());
+                // Nothing to gather when the motor neurons are the whole last layer, in order.
+                (!columns.iter().copied().eq(0..last.len())).then(|| index(columns))
+            }
+            WiredVariant::Faithful => None,
+        };
         Ok(WiredCfcCell {
             layers: cells,
             layer_neurons: layers,
             variant: self.variant,
             input_dim: s,
             output_dim: wiring.output_dim(),
+            layer_order,
+            id_order,
+            motor_columns,
         })
     }
 }
@@ -180,6 +208,13 @@ pub struct WiredCfcCell<B: Backend> {
     pub input_dim: usize,
     /// Motor neurons, the outputs (constant).
     pub output_dim: usize,
+    /// Faithful variant: the gather from neuron-id to layer order, when they differ (constant).
+    pub layer_order: Option<Tensor<B, 1, Int>>,
+    /// Faithful variant: the gather from layer to neuron-id order (constant).
+    pub id_order: Option<Tensor<B, 1, Int>>,
+    /// ncps variant: the motor neurons' columns of the last layer, in id order, when they are
+    /// not the whole layer (constant).
+    pub motor_columns: Option<Tensor<B, 1, Int>>,
 }
 
 impl<B: Backend> WiredCfcCell<B> {
@@ -228,10 +263,7 @@ impl<B: Backend> WiredCfcCell<B> {
         h: Tensor<B, 2>,
         elapsed: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let h = match self.variant {
-            WiredVariant::Ncps => h,
-            WiredVariant::Faithful => self.permute(h, true),
-        };
+        let h = gather(h, &self.layer_order);
         // The old state per layer, in layer order.
         let mut old = Vec::with_capacity(self.layers.len());
         let mut start = 0;
@@ -265,57 +297,35 @@ impl<B: Backend> WiredCfcCell<B> {
             .expect("a wiring has at least one layer");
         let state = Tensor::cat(new, 1);
         match self.variant {
-            WiredVariant::Ncps => (self.motor_of_last_layer(last), state),
+            WiredVariant::Ncps => (gather(last, &self.motor_columns), state),
             WiredVariant::Faithful => {
-                let state = self.permute(state, false);
+                let state = gather(state, &self.id_order);
                 let batch = state.dims()[0];
                 let y = state.clone().slice([0..batch, 0..self.output_dim]);
                 (y, state)
             }
         }
     }
-
-    /// The motor neurons (ids `0..output_dim`) among the last layer's, in id order. For NCP
-    /// wirings that is the whole last layer, as in ncps; for one-layer wirings with fewer
-    /// outputs than neurons, ncps 1.0.1 returns every neuron instead.
-    fn motor_of_last_layer(&self, last: Tensor<B, 2>) -> Tensor<B, 2> {
-        let ids = self.layer_neurons.last().expect("at least one layer");
-        let mut cols: Vec<(usize, usize)> = ids
-            .iter()
-            .enumerate()
-            .filter(|&(_, &id)| id < self.output_dim)
-            .map(|(col, &id)| (id, col))
-            .collect();
-        cols.sort_unstable();
-        let cols: Vec<usize> = cols.into_iter().map(|(_, col)| col).collect();
-        if cols.iter().copied().eq(0..ids.len()) {
-            return last;
-        }
-        let index = index_tensor::<B>(&cols, &last.device());
-        last.select(1, index)
-    }
-
-    /// Reorders the state between neuron-id order and layer order.
-    fn permute(&self, h: Tensor<B, 2>, to_layer_order: bool) -> Tensor<B, 2> {
-        let order: Vec<usize> = self.layer_neurons.iter().flatten().copied().collect();
-        if order.iter().copied().eq(0..order.len()) {
-            return h;
-        }
-        let index = if to_layer_order {
-            order
-        } else {
-            let mut inverse = vec![0; order.len()];
-            for (position, &id) in order.iter().enumerate() {
-                inverse[id] = position;
-            }
-            inverse
-        };
-        let index = index_tensor::<B>(&index, &h.device());
-        h.select(1, index)
-    }
 }
 
-fn index_tensor<B: Backend>(index: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
-    let data: Vec<i64> = index.iter().map(|&i| i as i64).collect();
-    Tensor::from_data(TensorData::new(data, [index.len()]), device)
+/// The columns of the motor neurons (ids `0..output_dim`) among the last layer's, in id order.
+/// For NCP wirings that is the whole last layer, as in ncps; for one-layer wirings with fewer
+/// outputs than neurons, ncps 1.0.1 returns every neuron instead.
+fn motor_columns(last_layer: &[usize], output_dim: usize) -> Vec<usize> {
+    let mut columns: Vec<(usize, usize)> = last_layer
+        .iter()
+        .enumerate()
+        .filter(|&(_, &id)| id < output_dim)
+        .map(|(column, &id)| (id, column))
+        .collect();
+    columns.sort_unstable();
+    columns.into_iter().map(|(_, column)| column).collect()
+}
+
+/// `h[:, index]`, or `h` itself without an index.
+fn gather<B: Backend>(h: Tensor<B, 2>, index: &Option<Tensor<B, 1, Int>>) -> Tensor<B, 2> {
+    match index {
+        Some(index) => h.select(1, index.clone()),
+        None => h,
+    }
 }
