@@ -706,42 +706,71 @@ fn compare_wired_masks<B: Backend>(
     Ok(())
 }
 
+/// A recurrent state as the fixtures hold it: `h` and, with mixed memory, `c`.
+type Hx<B> = (Tensor<B, 2>, Option<Tensor<B, 2>>);
+
 /// The sequence layers the fixtures hold, seen alike: run `x` from an initial state.
 trait Layer<B: AutodiffBackend>: AutodiffModule<B> + Sized {
-    /// `(outputs, h, c)`.
-    #[allow(clippy::type_complexity)]
+    /// Outputs at every step (ncps `return_sequences=True`) and the final state.
+    fn all(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 3>, Hx<B>);
+
+    /// The last step's outputs and the final state.
+    fn last(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Hx<B>);
+
+    /// The outputs flattened (for the loss) and as an array (for the comparison), and the final
+    /// state.
     fn run(
         &self,
         x: Tensor<B, 3>,
-        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
-        timespans: Option<Tensor<B, 2>>,
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
         return_sequences: bool,
-    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>);
-}
-
-fn flatten_outputs<B: Backend, const D: usize>(y: Tensor<B, D>) -> (Tensor<B, 1>, Array) {
-    let array = Array::of(y.clone());
-    let n = array.data.len();
-    (y.reshape([n]), array)
+    ) -> (Tensor<B, 1>, Array, Hx<B>) {
+        fn flat<B: Backend, const D: usize>(y: Tensor<B, D>) -> (Tensor<B, 1>, Array) {
+            let array = Array::of(y.clone());
+            let n = array.data.len();
+            (y.reshape([n]), array)
+        }
+        let ((y, array), state) = if return_sequences {
+            let (y, state) = self.all(x, hx, ts);
+            (flat(y), state)
+        } else {
+            let (y, state) = self.last(x, hx, ts);
+            (flat(y), state)
+        };
+        (y, array, state)
+    }
 }
 
 impl<B: AutodiffBackend> Layer<B> for Ltc<B> {
-    fn run(
+    fn all(
         &self,
         x: Tensor<B, 3>,
-        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
-        timespans: Option<Tensor<B, 2>>,
-        return_sequences: bool,
-    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>) {
-        let state = hx.map(|(v, c)| LtcState { v, c });
-        let ((y, a), state) = if return_sequences {
-            let (y, s) = self.forward(x, state, timespans);
-            (flatten_outputs(y), s)
-        } else {
-            let (y, s) = self.forward_last(x, state, timespans);
-            (flatten_outputs(y), s)
-        };
-        (y, a, state.v, state.c)
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 3>, Hx<B>) {
+        let (y, s) = self.forward(x, hx.map(|(v, c)| LtcState { v, c }), ts);
+        (y, (s.v, s.c))
+    }
+
+    fn last(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Hx<B>) {
+        let (y, s) = self.forward_last(x, hx.map(|(v, c)| LtcState { v, c }), ts);
+        (y, (s.v, s.c))
     }
 }
 
@@ -750,22 +779,24 @@ where
     C: ltc_burn::cfc::CfcCore<B> + AutodiffModule<B>,
     Self: AutodiffModule<B>,
 {
-    fn run(
+    fn all(
         &self,
         x: Tensor<B, 3>,
-        hx: Option<(Tensor<B, 2>, Option<Tensor<B, 2>>)>,
-        timespans: Option<Tensor<B, 2>>,
-        return_sequences: bool,
-    ) -> (Tensor<B, 1>, Array, Tensor<B, 2>, Option<Tensor<B, 2>>) {
-        let state = hx.map(|(h, c)| CfcState { h, c });
-        let ((y, a), state) = if return_sequences {
-            let (y, s) = self.forward(x, state, timespans);
-            (flatten_outputs(y), s)
-        } else {
-            let (y, s) = self.forward_last(x, state, timespans);
-            (flatten_outputs(y), s)
-        };
-        (y, a, state.h, state.c)
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 3>, Hx<B>) {
+        let (y, s) = self.forward(x, hx.map(|(h, c)| CfcState { h, c }), ts);
+        (y, (s.h, s.c))
+    }
+
+    fn last(
+        &self,
+        x: Tensor<B, 3>,
+        hx: Option<Hx<B>>,
+        ts: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Hx<B>) {
+        let (y, s) = self.forward_last(x, hx.map(|(h, c)| CfcState { h, c }), ts);
+        (y, (s.h, s.c))
     }
 }
 
@@ -793,7 +824,8 @@ fn check_model<B: AutodiffBackend, M: Layer<B>>(
         v => Some((Array::from_json(v)?.tensor(device), None)),
     };
     let return_sequences = fixture.config("return_sequences").as_bool().unwrap_or(true);
-    let (outputs, outputs_array, h, c) = model.run(input.clone(), hx, timespans, return_sequences);
+    let (outputs, outputs_array, (h, c)) =
+        model.run(input.clone(), hx, timespans, return_sequences);
 
     out.push(compare(
         "outputs",
