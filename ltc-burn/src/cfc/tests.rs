@@ -570,20 +570,19 @@ fn config_round_trips_through_json() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Trainable parameters as ncps counts them (masks are constants, not parameters).
+/// Trainable parameters as ncps counts them (masks are constants, not parameters): the counts
+/// ncps 1.0.1 reports for the benchmark models (`../shared/reference/peer-benchmarks.md`).
 #[test]
 fn parameter_counts_match_ncps() {
     type B = ltc_testing::NdArrayF32;
     let device = Default::default();
-    // ncps CfC(8, 32): backbone 40·128 + 128, four heads 4·(128·32 + 32) = 21,760.
-    let cfc = CfcConfig::from_sizes(8, 32).init::<B>(&device).unwrap();
-    assert_eq!(cfc.num_params(), 40 * 128 + 128 + 4 * (128 * 32 + 32));
-    // Wired CfC on AutoNCP(16, 2) with 5 inputs, layers 9/5/2: per layer four heads of
-    // (in + n)·n + n.
-    let wiring = AutoNcp::new(16, 2).build(5).unwrap();
-    let cfc = WiredCfcConfig::from_wiring(wiring)
-        .init::<B>(&device)
-        .unwrap();
-    let heads = |i: usize, n: usize| 4 * ((i + n) * n + n);
-    assert_eq!(cfc.num_params(), heads(5, 9) + heads(9, 5) + heads(5, 2));
+    for (units, want) in [(32, 21_760), (64, 42_368)] {
+        let cfc = CfcConfig::from_sizes(8, units).init::<B>(&device).unwrap();
+        assert_eq!(cfc.num_params(), want, "CfC(8, {units})");
+    }
+    // CfC(8, AutoNCP(64, 8)) → WiredCfCCell with layers 34 / 22 / 8.
+    let wiring = AutoNcp::new(64, 8).build(8).unwrap();
+    let cfc = WiredCfcConfig::from_wiring(wiring).init::<B>(&device).unwrap();
+    assert_eq!(cfc.cell.layer_sizes(), vec![34, 22, 8]);
+    assert_eq!(cfc.num_params(), 11_856);
 }
