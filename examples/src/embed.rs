@@ -22,11 +22,10 @@ use burn::train::{
     ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
     TrainStep,
 };
-use ltc_burn::ConfigError;
 use ltc_burn::cfc::{Cfc, CfcCellConfig, CfcConfig};
 use ltc_burn::ltc::{Ltc, LtcConfig};
 use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlobsConfig};
-use ltc_wirings::AutoNcp;
+use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
 use crate::backend;
 use crate::progress::EpochLines;
@@ -137,6 +136,32 @@ impl<B: Backend> Liquid<B> {
         }
     }
 
+    /// `kind` on `input` features with `units` neurons: a CfC with a 32-unit backbone, or an
+    /// LTC on the wiring `wiring()` builds (for `input` inputs).
+    pub fn init(
+        kind: LiquidKind,
+        input: usize,
+        units: usize,
+        wiring: impl FnOnce() -> Result<Wiring, WiringError>,
+        device: &B::Device,
+    ) -> Result<Self, RunError> {
+        match kind {
+            LiquidKind::Cfc => {
+                CfcConfig::new(CfcCellConfig::new(input, units).with_backbone_units(32))
+                    .init(device)
+                    .map(Self::Cfc)
+                    .map_err(|e| run_error("CfC", e))
+            }
+            LiquidKind::Ltc => {
+                let wiring = wiring().map_err(|e| run_error("LTC wiring", e))?;
+                LtcConfig::from_wiring(wiring)
+                    .init(device)
+                    .map(Self::Ltc)
+                    .map_err(|e| run_error("LTC", e))
+            }
+        }
+    }
+
     /// Output features per step.
     pub fn output_size(&self) -> usize {
         match self {
@@ -158,26 +183,16 @@ pub struct VideoClassifier<B: Backend> {
 }
 
 impl EmbedConfig {
-    /// Builds the model on `device`.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<VideoClassifier<B>, ConfigError> {
+    /// Builds the model on `device` (the LTC on AutoNCP(units, 4)).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<VideoClassifier<B>, RunError> {
         let encoder = FrameEncoder::init(self.data.size, self.features, device);
-        let liquid = match self.liquid {
-            LiquidKind::Cfc => Liquid::Cfc(
-                CfcConfig::new(
-                    CfcCellConfig::new(self.features, self.units).with_backbone_units(32),
-                )
-                .init(device)?,
-            ),
-            LiquidKind::Ltc => {
-                let wiring = AutoNcp::new(self.units, 4)
-                    .build(self.features)
-                    .map_err(|e| ConfigError::Inconsistent {
-                        config: "EmbedConfig",
-                        message: format!("units = {}: {e}", self.units),
-                    })?;
-                Liquid::Ltc(LtcConfig::from_wiring(wiring).init(device)?)
-            }
-        };
+        let liquid = Liquid::init(
+            self.liquid,
+            self.features,
+            self.units,
+            || AutoNcp::new(self.units, 4).build(self.features),
+            device,
+        )?;
         let head = LinearConfig::new(liquid.output_size(), DIRECTIONS.len()).init(device);
         Ok(VideoClassifier {
             encoder,

@@ -7,17 +7,13 @@
 use std::time::Instant;
 
 use burn::config::Config;
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
+use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
-use ltc_burn::ConfigError;
-use ltc_burn::cfc::{CfcCellConfig, CfcConfig};
-use ltc_burn::ltc::LtcConfig;
 use ltc_datasets::{EventBatch, EventBatcher, EventXor};
 use ltc_wirings::FullyConnected;
 
@@ -69,22 +65,9 @@ impl XorConfig {
         &self,
         kind: LiquidKind,
         device: &B::Device,
-    ) -> Result<XorModel<B>, ConfigError> {
-        let liquid = match kind {
-            LiquidKind::Cfc => Liquid::Cfc(
-                CfcConfig::new(CfcCellConfig::new(1, self.units).with_backbone_units(32))
-                    .init(device)?,
-            ),
-            LiquidKind::Ltc => {
-                let wiring = FullyConnected::new(self.units).build(1).map_err(|e| {
-                    ConfigError::Inconsistent {
-                        config: "XorConfig",
-                        message: format!("units = {}: {e}", self.units),
-                    }
-                })?;
-                Liquid::Ltc(LtcConfig::from_wiring(wiring).init(device)?)
-            }
-        };
+    ) -> Result<XorModel<B>, RunError> {
+        let wiring = || FullyConnected::new(self.units).build(1);
+        let liquid = Liquid::init(kind, 1, self.units, wiring, device)?;
         let head = LinearConfig::new(liquid.output_size(), 2).init(device);
         Ok(XorModel { liquid, head })
     }
@@ -142,20 +125,20 @@ pub fn train<B: AutodiffBackend>(
         .map_err(|e| run_error("training data", e))?;
     let valid = EventXor::new(config.bits, config.valid_size, config.seed ^ 0x5eed)
         .map_err(|e| run_error("validation data", e))?;
-    let mut model = config
-        .init::<B>(kind, device)
-        .map_err(|e| run_error("model", e))?;
+    let mut model = config.init::<B>(kind, device)?;
     let params = model.num_params();
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let loader = DataLoaderBuilder::<B, _, _>::new(EventBatcher)
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .set_device(device.clone())
+        .build(train);
     let mut valid_accuracy = Vec::with_capacity(config.epochs);
     let start = Instant::now();
     for epoch in 0..config.epochs {
-        shuffle(&mut order, config.seed.wrapping_add(epoch as u64));
-        for chunk in order.chunks(config.batch_size) {
-            let items = chunk.iter().filter_map(|&i| train.get(i)).collect();
-            let batch: EventBatch<B> = EventBatcher.batch(items, device);
+        // A new order every epoch, from the seeded generator the loader holds.
+        for batch in loader.iter() {
             let loss = loss_fn.forward(model.forward(&batch), batch.targets.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
@@ -186,20 +169,4 @@ pub fn accuracy<B: Backend>(
         &EventBatcher,
         |batch: EventBatch<B>| (model.predict(&batch), batch.targets),
     )
-}
-
-/// A seeded Fisher–Yates shuffle (splitmix64), the same on every platform.
-fn shuffle(order: &mut [usize], seed: u64) {
-    let mut s = seed;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..order.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
 }

@@ -582,7 +582,9 @@ fn parameter_counts_match_ncps() {
     }
     // CfC(8, AutoNCP(64, 8)) → WiredCfCCell with layers 34 / 22 / 8.
     let wiring = AutoNcp::new(64, 8).build(8).unwrap();
-    let cfc = WiredCfcConfig::from_wiring(wiring).init::<B>(&device).unwrap();
+    let cfc = WiredCfcConfig::from_wiring(wiring)
+        .init::<B>(&device)
+        .unwrap();
     assert_eq!(cfc.cell.layer_sizes(), vec![34, 22, 8]);
     assert_eq!(cfc.num_params(), 11_856);
 }
