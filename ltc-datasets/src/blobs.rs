@@ -39,28 +39,16 @@ impl MovingBlobsConfig {
         };
         check.nonzero("size", self.size)?;
         check.nonzero("frames", self.frames)?;
-        check.within("radius", self.radius, 0.0, f64::INFINITY, false)?;
         check.within("noise", self.noise, 0.0, f64::INFINITY, true)?;
-        // The whole path, plus one radius of margin at both ends, must fit in the frame.
-        let room = self.size as f64 - 1.0 - 2.0 * self.radius;
-        let path_max = if self.frames > 1 {
-            room / (self.frames - 1) as f64
-        } else {
-            f64::INFINITY
+        // The whole path, plus one radius of margin at both ends, must fit in the frame; a blob
+        // that does not move has no direction.
+        let room = self.size as f64 - 1.0;
+        check.within("radius", self.radius, 0.0, room / 2.0, false)?;
+        let path_max = match self.frames {
+            1 => f64::INFINITY,
+            frames => (room - 2.0 * self.radius) / (frames - 1) as f64,
         };
-        if room < 0.0 {
-            return Err(DatasetError::OutOfRange {
-                config: "MovingBlobsConfig",
-                field: "radius",
-                value: self.radius,
-                valid: format!(
-                    "a number > 0 and <= {} for size {}",
-                    (self.size as f64 - 1.0) / 2.0,
-                    self.size
-                ),
-            });
-        }
-        check.within("speed", self.speed, 0.0, path_max + f64::EPSILON, true)
+        check.within("speed", self.speed, 0.0, path_max, false)
     }
 }
 
