@@ -43,6 +43,7 @@ mod error;
 pub mod liquid;
 pub mod ltc;
 mod memory;
+pub mod ode;
 pub mod optim;
 mod param;
 mod sequence;

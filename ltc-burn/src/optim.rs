@@ -76,3 +76,55 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     module.visit(&mut scale);
     (scale.grads, total)
 }
+
+/// Moves every gradient of `module`'s parameters from `source` into `target`, adding to a
+/// gradient `target` already holds for the same parameter.
+///
+/// Burn's `GradientsParams` can only be built from one backward pass. A training step that
+/// computes some gradients by another pass — [`solve_adjoint`](crate::ode::solve_adjoint)'s
+/// backward sweep, or a second `backward()` into an encoder — joins them with this before the
+/// optimiser step.
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::nn::LinearConfig;
+/// use burn::optim::GradientsParams;
+/// use burn::tensor::Tensor;
+/// # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray;
+/// # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+/// type B = Autodiff<Inner>;
+///
+/// let device = Default::default();
+/// let linear = LinearConfig::new(2, 1).init::<B>(&device);
+/// let x = Tensor::<B, 2>::ones([1, 2], &device);
+/// let first = GradientsParams::from_grads(linear.forward(x.clone()).sum().backward(), &linear);
+/// let mut total = GradientsParams::from_grads(linear.forward(x).sum().backward(), &linear);
+/// ltc_burn::optim::merge_gradients(&mut total, first, &linear);
+/// let w = total.get::<Inner, 2>(linear.weight.id).unwrap();
+/// assert_eq!(w.into_data().to_vec::<f32>().unwrap(), vec![2.0, 2.0]); // 1 + 1 per weight
+/// ```
+pub fn merge_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+    target: &mut GradientsParams,
+    mut source: GradientsParams,
+    module: &M,
+) {
+    struct Merge<'a> {
+        target: &'a mut GradientsParams,
+        source: &'a mut GradientsParams,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Merge<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.source.remove::<B::InnerBackend, D>(param.id) {
+                let g = match self.target.remove::<B::InnerBackend, D>(param.id) {
+                    Some(existing) => existing + g,
+                    None => g,
+                };
+                self.target.register::<B::InnerBackend, D>(param.id, g);
+            }
+        }
+    }
+    module.visit(&mut Merge {
+        target,
+        source: &mut source,
+    });
+}

@@ -171,3 +171,13 @@ macro_rules! backend_tests {
         $crate::in_own_process(module_path!(), $name, || $body)
     };
 }
+
+/// Instantiates generic tests for the double-precision backend only, each in its own process:
+/// for numerical-analysis tests whose tolerances single precision cannot meet (solver orders,
+/// finite differences). Every backend still runs the smoke tests of [`backend_tests!`].
+#[macro_export]
+macro_rules! f64_tests {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
+        $crate::backend_tests!(@one backend_ndarray_f64, NdArrayF64, Default::default(), own_process; $($(#[$meta])* $name),*);
+    };
+}

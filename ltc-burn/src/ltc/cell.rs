@@ -481,6 +481,83 @@ impl<B: Backend> LtcCell<B> {
     }
 }
 
+/// The LTC neurons' ODE with the input held fixed, as a [`VectorField`] that any solver of
+/// [`crate::ode`] can integrate:
+///
+/// `dv/dt = (gleak·(vleak − v) + Σᵢ wᵢ·σ(sigmaᵢ·(vᵢ − muᵢ))·(erevᵢ − v) + sensory terms) / cm`.
+///
+/// The cell's own step ([`LtcCell::forward`]) is the fused semi-implicit Euler scheme for this
+/// ODE with `ode_unfolds` sub-steps; it converges to the exact solution at first order as the
+/// sub-steps grow (a test checks it against Dopri5). Built by [`LtcCell::vector_field`].
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// use ltc_burn::ltc::LtcCellConfig;
+/// use ltc_burn::ode::{solve, SolveOptions};
+/// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray<f64>;
+/// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
+///
+/// let device = Default::default();
+/// let cell = LtcCellConfig::new(ltc_wirings::FullyConnected::new(4).build(2)?)
+///     .init::<B>(&device)?;
+/// let x = Tensor::<B, 2>::ones([3, 2], &device); // [batch, input], held for the whole step
+/// let v0 = Tensor::<B, 2>::zeros([3, 4], &device); // [batch, units]
+/// let exact = solve(&cell.vector_field(x), v0, 0.0, 1.0, &SolveOptions::new())?;
+/// assert_eq!(exact.last().dims(), [3, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LtcField<B: Backend> {
+    prepared: Prepared<B>,
+    /// `gleak·vleak + Σ sensory·sensory_erev`, `[batch, units]`.
+    num_fixed: Tensor<B, 2>,
+    /// `gleak + Σ sensory`, `[batch, units]`.
+    den_fixed: Tensor<B, 2>,
+}
+
+impl<B: Backend> LtcCell<B> {
+    /// The cell's ODE for the raw input `x` `[batch, input]` (mapped by the input mapping, as
+    /// in [`forward`](Self::forward)), held constant; the state is `v` `[batch, units]`.
+    ///
+    /// # Panics
+    /// If `x` is not `[batch, input]`.
+    pub fn vector_field(&self, x: Tensor<B, 2>) -> LtcField<B> {
+        let batch = check_step_input("LtcCell::vector_field", self.input_size(), &x, None);
+        let n = self.units();
+        let p = self.prepare(batch);
+        let x = self.map_input(x);
+        let sensory = activation(
+            &p.sensory_w,
+            &p.sensory_sigma,
+            &p.sensory_mu,
+            &p.ones_sensory,
+            p.spread(x),
+        );
+        let num_s = (sensory.clone() * p.sensory_erev.clone())
+            .sum_dim(2)
+            .reshape([batch, n]);
+        let den_s = sensory.sum_dim(2).reshape([batch, n]);
+        LtcField {
+            num_fixed: p.gleak_vleak.clone() + num_s,
+            den_fixed: p.gleak.clone() + den_s,
+            prepared: p,
+        }
+    }
+}
+
+impl<B: Backend> crate::ode::VectorField<B, 2> for LtcField<B> {
+    fn eval(&self, _t: f64, v: Tensor<B, 2>) -> Tensor<B, 2> {
+        let p = &self.prepared;
+        let [batch, n] = v.dims();
+        let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v.clone()));
+        let num =
+            self.num_fixed.clone() + (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
+        let den = self.den_fixed.clone() + a.sum_dim(2).reshape([batch, n]);
+        (num - v * den) * reciprocal(p.cm.clone())
+    }
+}
+
 /// `w · σ(sigma · (pre − mu))` on `[batch, destination, source]` operands of one shape, as
 /// `w · (1 / (1 + e^((mu − pre)·sigma)))`: ncps's expression, its exponent clamped at 80 (where
 /// σ < 2e-35) so that neither value nor gradient overflows, and `1 / u` computed as `ones / u`,

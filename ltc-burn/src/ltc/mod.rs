@@ -12,7 +12,7 @@ mod layer;
 mod positive;
 
 pub use crate::memory::MixedMemory;
-pub use cell::{LtcCell, LtcCellConfig, Mapping};
+pub use cell::{LtcCell, LtcCellConfig, LtcField, Mapping};
 pub use layer::{Ltc, LtcConfig, LtcState};
 pub use positive::{PositiveParam, Positivity};
 

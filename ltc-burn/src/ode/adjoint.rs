@@ -1,0 +1,306 @@
+//! The adjoint sensitivity method: gradients by solving the adjoint ODE backwards in time,
+//! with memory that does not grow with the number of steps.
+//!
+//! Burn 0.21 cannot run a backward pass inside another one (a nested `backward()` in a custom
+//! op's backward deadlocks; fixed after 0.21). So the adjoint is not an op inside the autodiff
+//! graph. It is two explicit phases around the user's loss:
+//!
+//! 1. [`solve_adjoint`] solves forward on the inner (non-autodiff) backend — no graph is
+//!    recorded — and hands back the saved states as fresh autodiff leaves;
+//! 2. after `loss.backward()`, [`AdjointSolution::backward`] reads the loss gradients of those
+//!    leaves and integrates the augmented system `[y, a, θ̄]` from the last saved time back to
+//!    `t0`, re-computing `y` on the way and resetting it to the forward value at each saved
+//!    time. Each function evaluation builds a one-evaluation graph for the vector–Jacobian
+//!    products `aᵀ·∂f/∂y` and `aᵀ·∂f/∂θ` and drops it at once.
+//!
+//! The result is the gradient with respect to `y0` and a `GradientsParams` for the field's
+//! parameters, which joins the rest of a model's gradients with
+//! [`merge_gradients`](crate::optim::merge_gradients).
+
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+use super::field::VectorField;
+use super::solve::{Engine, OdeError, SaveAt, Solution, SolveOptions, Stats, solve};
+
+/// The forward half of an adjoint solve: the saved states, as autodiff leaves that a loss can
+/// use, and what the backward sweep needs.
+///
+/// Between the two phases it holds only the saved states (one tensor per saved time), whatever
+/// the number of steps.
+#[derive(Debug)]
+pub struct AdjointSolution<B: AutodiffBackend, const D: usize, F> {
+    /// The saved times and states; the states are leaves that require gradients.
+    pub solution: Solution<B, D>,
+    inner: Vec<Tensor<B::InnerBackend, D>>,
+    field: F,
+    options: SolveOptions,
+    t0: f64,
+}
+
+/// What [`AdjointSolution::backward`] returns.
+#[derive(Debug)]
+pub struct AdjointGradients<B: AutodiffBackend, const D: usize> {
+    /// `∂L/∂y0`.
+    pub y0: Tensor<B::InnerBackend, D>,
+    /// `∂L/∂θ` for every parameter of the vector field that requires a gradient.
+    pub params: GradientsParams,
+    /// The backward solve's counters (one evaluation = one vector–Jacobian product).
+    pub stats: Stats,
+}
+
+impl<B: AutodiffBackend, const D: usize> AdjointGradients<B, D> {
+    /// Continues back-propagation into whatever computed `y0` (an encoder, say): `y0` is that
+    /// tracked tensor, and the result holds the gradients of its graph, to be turned into
+    /// `GradientsParams` for the upstream module.
+    pub fn backward_through(&self, y0: Tensor<B, D>) -> B::Gradients {
+        (y0 * Tensor::from_inner(self.y0.clone())).sum().backward()
+    }
+}
+
+/// Solves like [`solve`] and prepares the adjoint backward pass.
+///
+/// The field must be an autodiff module (its parameters get gradients) whose inner module is a
+/// vector field too; the forward solve runs on the inner module. The backward sweep uses the
+/// same options (tolerances, solver, `dt`), with the step-size error measured on `[y, a]` only
+/// (the seminorm of Kidger, Chen & Lyons 2021, which needs fewer steps than including the
+/// parameter adjoint).
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ltc_burn::ode::{solve_adjoint, MlpFieldConfig, SolveOptions};
+/// # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray<f64>;
+/// # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+/// type B = Autodiff<Inner>;
+///
+/// let device = Default::default();
+/// let field = MlpFieldConfig::new(2, 8).init::<B>(&device)?;
+/// let y0 = Tensor::<B, 2>::from_floats([[1.0, -0.5]], &device);
+/// let options = SolveOptions::new().with_rtol(1e-6).with_atol(1e-8);
+/// let forward = solve_adjoint(&field, y0, 0.0, 1.0, &options)?;
+/// let loss = forward.solution.last().powi_scalar(2).sum();
+/// let grads = forward.backward(&loss.backward())?;
+/// let w = grads.params.get::<Inner, 2>(field.layers[0].weight.id).expect("a gradient");
+/// assert_eq!(w.dims(), [2, 8]);
+/// assert_eq!(grads.y0.dims(), [1, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_adjoint<B, const D: usize, F>(
+    field: &F,
+    y0: Tensor<B, D>,
+    t0: f64,
+    t1: f64,
+    options: &SolveOptions,
+) -> Result<AdjointSolution<B, D, F>, OdeError>
+where
+    B: AutodiffBackend,
+    F: AutodiffModule<B> + VectorField<B, D> + Clone,
+    F::InnerModule: VectorField<B::InnerBackend, D>,
+{
+    let inner_field = field.valid();
+    let forward = solve(&inner_field, y0.inner(), t0, t1, options)?;
+    let leaves = forward
+        .ys
+        .iter()
+        .map(|y| Tensor::<B, D>::from_inner(y.clone()).require_grad())
+        .collect();
+    Ok(AdjointSolution {
+        solution: Solution {
+            ts: forward.ts,
+            ys: leaves,
+            stats: forward.stats,
+        },
+        inner: forward.ys,
+        field: field.clone(),
+        options: options.clone(),
+        t0,
+    })
+}
+
+impl<B, const D: usize, F> AdjointSolution<B, D, F>
+where
+    B: AutodiffBackend,
+    F: AutodiffModule<B> + VectorField<B, D>,
+{
+    /// The last saved state (a leaf).
+    pub fn last(&self) -> Tensor<B, D> {
+        self.solution.last()
+    }
+
+    /// The backward sweep, from the loss gradients `grads` of the saved states (a state the
+    /// loss did not use contributes nothing).
+    ///
+    /// # Errors
+    /// An [`OdeError`] of the backward solve (e.g. `max_steps` reached going backwards).
+    pub fn backward(self, grads: &B::Gradients) -> Result<AdjointGradients<B, D>, OdeError> {
+        let shape = self.inner[0].dims();
+        let n: usize = shape.iter().product();
+        let device = self.inner[0].device();
+        let cotangents: Vec<Tensor<B::InnerBackend, D>> = self
+            .solution
+            .ys
+            .iter()
+            .map(|leaf| {
+                leaf.grad(grads)
+                    .unwrap_or_else(|| Tensor::zeros(shape, &device))
+            })
+            .collect();
+        let mut counter = ParamCounter { total: 0 };
+        self.field.visit(&mut counter);
+        let p = counter.total;
+        let augmented = Augmented::<B, F, D> {
+            _backend: core::marker::PhantomData,
+            field: &self.field,
+            shape,
+            n,
+            p,
+        };
+        let options = self.options.clone().with_save_at(SaveAt::Final);
+        let mut stats = Stats::default();
+        let ts = &self.solution.ts;
+        let last = ts.len() - 1;
+        let mut a = cotangents[last].clone();
+        let mut theta: Option<Tensor<B::InnerBackend, 1>> =
+            (p > 0).then(|| Tensor::zeros([p], &device));
+        // Backwards over the saved times, then from the first one to t0.
+        for i in (0..=last).rev() {
+            let (from, to) = (ts[i], if i == 0 { self.t0 } else { ts[i - 1] });
+            if i < last {
+                a = a + cotangents[i].clone();
+            }
+            if from == to {
+                continue;
+            }
+            let mut parts = vec![self.inner[i].clone().reshape([n]), a.clone().reshape([n])];
+            if let Some(theta) = &theta {
+                parts.push(theta.clone());
+            }
+            let z = Tensor::cat(parts, 0);
+            let solution = Engine::new(&augmented, &options, Some(2 * n)).run(z, from, to)?;
+            stats.accepted += solution.stats.accepted;
+            stats.rejected += solution.stats.rejected;
+            stats.nfe += solution.stats.nfe;
+            let z = solution.last();
+            a = z.clone().narrow(0, n, n).reshape(shape);
+            if p > 0 {
+                theta = Some(z.narrow(0, 2 * n, p));
+            }
+        }
+        let mut params = GradientsParams::new();
+        if let Some(theta) = theta {
+            self.field.visit(&mut Register {
+                flat: theta,
+                offset: 0,
+                out: &mut params,
+            });
+        }
+        Ok(AdjointGradients {
+            y0: a,
+            params,
+            stats,
+        })
+    }
+}
+
+/// The augmented system `[y, a, θ̄]' = [f, −aᵀ∂f/∂y, −aᵀ∂f/∂θ]`, flattened to one vector.
+struct Augmented<'a, B, F, const D: usize> {
+    _backend: core::marker::PhantomData<B>,
+    field: &'a F,
+    shape: [usize; D],
+    n: usize,
+    p: usize,
+}
+
+impl<B, const D: usize, F> VectorField<B::InnerBackend, 1> for Augmented<'_, B, F, D>
+where
+    B: AutodiffBackend,
+    F: AutodiffModule<B> + VectorField<B, D>,
+{
+    fn eval(&self, t: f64, z: Tensor<B::InnerBackend, 1>) -> Tensor<B::InnerBackend, 1> {
+        let (n, p) = (self.n, self.p);
+        let y = z.clone().narrow(0, 0, n).reshape(self.shape);
+        let a = z.narrow(0, n, n).reshape(self.shape);
+        let y = Tensor::<B, D>::from_inner(y).require_grad();
+        let out = self.field.eval(t, y.clone());
+        let grads = (out.clone() * Tensor::from_inner(a)).sum().backward();
+        let dy = out.inner().reshape([n]);
+        let da = y
+            .grad(&grads)
+            .map(|g| g.reshape([n]).neg())
+            .unwrap_or_else(|| dy.zeros_like());
+        let mut parts = vec![dy.clone(), da];
+        if p > 0 {
+            let mut collect = Collect::<B> {
+                grads: &grads,
+                parts: Vec::new(),
+            };
+            self.field.visit(&mut collect);
+            parts.push(Tensor::cat(collect.parts, 0).neg());
+        }
+        Tensor::cat(parts, 0)
+    }
+}
+
+/// Counts the elements of the parameters that require gradients.
+struct ParamCounter {
+    total: usize,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for ParamCounter {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if param.is_require_grad() {
+            self.total += param.shape().num_elements();
+        }
+    }
+}
+
+/// Flattens the gradients of the parameters that require them, in visiting order (zeros for a
+/// parameter the field did not use).
+struct Collect<'a, B: AutodiffBackend> {
+    grads: &'a B::Gradients,
+    parts: Vec<Tensor<B::InnerBackend, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Collect<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if !param.is_require_grad() {
+            return;
+        }
+        let value = param.val();
+        let numel = param.shape().num_elements();
+        let grad = value
+            .grad(self.grads)
+            .unwrap_or_else(|| value.inner().zeros_like());
+        self.parts.push(grad.reshape([numel]));
+    }
+}
+
+/// Splits the parameter adjoint back into one gradient per parameter.
+struct Register<'a, B: Backend> {
+    flat: Tensor<B, 1>,
+    offset: usize,
+    out: &'a mut GradientsParams,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Register<'_, B::InnerBackend> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if !param.is_require_grad() {
+            return;
+        }
+        let dims: [usize; D] = param.dims();
+        let numel = param.shape().num_elements();
+        let grad = self
+            .flat
+            .clone()
+            .narrow(0, self.offset, numel)
+            .reshape(dims);
+        self.offset += numel;
+        self.out.register::<B::InnerBackend, D>(param.id, grad);
+    }
+}

@@ -1,0 +1,34 @@
+//! Neural ODEs: explicit Runge–Kutta solvers for Burn tensors, with dense output, adaptive
+//! step control, back-propagation through the solver or the adjoint method, and the
+//! [`NeuralOde`] module.
+//!
+//! Small parts that compose, one entry point (diffrax's split):
+//! - a [`VectorField`] `f(t, y) -> dy/dt` — any Burn module, struct or closure;
+//! - a [`Solver`]: Euler, Midpoint, Heun, RK4 (fixed step), Bosh3, Dopri5, Tsit5 (adaptive),
+//!   each a [`ButcherTableau`] run by one engine;
+//! - step control in [`SolveOptions`]: `rtol`/`atol`, a [`PiController`], the first step,
+//!   `dt_min`/`dt_max`, `max_steps`;
+//! - what to keep: [`SaveAt`] (the final state, given times by dense output, every step);
+//! - the sensitivity: back-propagation through [`solve`] on an autodiff backend, or the adjoint
+//!   method by [`solve_adjoint`] (memory independent of the number of steps).
+//!
+//! [`solve`] returns a [`Solution`] (times, states, [`Stats`]) or an [`OdeError`] that names
+//! the time reached and the remedy.
+//!
+//! The defaults follow torchdiffeq (Dopri5, `rtol = 1e-7`, `atol = 1e-9`, an I controller with
+//! safety 0.9 and factors 0.2 … 10, Hairer's first step), so that step counts compare fairly.
+
+mod adjoint;
+mod field;
+mod neural;
+mod solve;
+mod tableau;
+
+pub use adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
+pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
+pub use neural::{NeuralOde, NeuralOdeConfig, NeuralOdeOutput};
+pub use solve::{OdeError, PiController, SaveAt, Solution, SolveOptions, Stats, solve};
+pub use tableau::{ButcherTableau, Solver};
+
+#[cfg(test)]
+mod tests;

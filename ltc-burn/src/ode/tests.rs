@@ -1,0 +1,1090 @@
+//! Solver tests as numerical analysts write them: fitted convergence orders against the exact
+//! matrix exponential, torchdiffeq's test problems, dense output, reverse time, finite-difference
+//! gradients, adjoint against direct back-propagation, and every error path.
+//!
+//! The numerical ones run in f64 (`f64_tests!`); every backend runs the smoke tests
+//! (`backend_tests!`).
+
+use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use ltc_testing::{assert_close, backend_tests, f64_tests, is_f64, numbers, tensor, values};
+
+use super::*;
+use crate::ConfigError;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Standard normal numbers (Box–Muller over the LCG of `numbers`).
+fn randn(n: usize, seed: u64) -> Vec<f64> {
+    let u = numbers(2 * n, seed, 1e-12, 1.0);
+    (0..n)
+        .map(|i| (-2.0 * u[2 * i].ln()).sqrt() * (2.0 * core::f64::consts::PI * u[2 * i + 1]).cos())
+        .collect()
+}
+
+/// `m · v` for a row-major `n × n` matrix.
+fn matvec(m: &[f64], v: &[f64]) -> Vec<f64> {
+    let n = v.len();
+    (0..n)
+        .map(|i| (0..n).map(|j| m[i * n + j] * v[j]).sum())
+        .collect()
+}
+
+fn matmul(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            for j in 0..n {
+                out[i * n + j] += a[i * n + k] * b[k * n + j];
+            }
+        }
+    }
+    out
+}
+
+/// `exp(m)` by scaling and squaring with a 24-term Taylor series (f64-exact for the norms used
+/// here).
+fn expm(m: &[f64], n: usize) -> Vec<f64> {
+    let norm: f64 = (0..n)
+        .map(|j| (0..n).map(|i| m[i * n + j].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let s = (norm / 0.25).log2().ceil().max(0.0) as i32;
+    let scaled: Vec<f64> = m.iter().map(|x| x / 2f64.powi(s)).collect();
+    let mut result: Vec<f64> = (0..n * n)
+        .map(|k| f64::from(u8::from(k % (n + 1) == 0)))
+        .collect();
+    let mut term = result.clone();
+    for k in 1..24 {
+        term = matmul(&term, &scaled, n)
+            .iter()
+            .map(|x| x / k as f64)
+            .collect();
+        result = result.iter().zip(&term).map(|(r, t)| r + t).collect();
+    }
+    for _ in 0..s {
+        result = matmul(&result, &result, n);
+    }
+    result
+}
+
+/// `y' = y·Aᵀ` on `[1, n]` rows (i.e. `y' = A·y` for the column vector).
+fn linear_field<B: Backend>(
+    a: &[f64],
+    n: usize,
+    device: &B::Device,
+) -> impl Fn(f64, Tensor<B, 2>) -> Tensor<B, 2> {
+    let at = tensor::<B, 2>(a, [n, n], device).transpose();
+    move |_t, y| y.matmul(at.clone())
+}
+
+/// Least-squares slope of `ys` against `xs`.
+fn slope(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// torchdiffeq's spiral `y' = y³·A` with a learnable `A`.
+#[derive(Module, Debug)]
+struct Spiral<B: Backend> {
+    a: Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> Spiral<B> {
+    fn new(a: &[f64], device: &B::Device) -> Self {
+        Spiral {
+            a: Param::from_tensor(tensor(a, [2, 2], device)),
+        }
+    }
+}
+
+impl<B: Backend> VectorField<B, 2> for Spiral<B> {
+    fn eval(&self, _t: f64, y: Tensor<B, 2>) -> Tensor<B, 2> {
+        y.powi_scalar(3).matmul(self.a.val())
+    }
+}
+
+const SPIRAL_A: [f64; 4] = [-0.1, 2.0, -2.0, -0.1];
+
+// ---------------------------------------------------------------------------------------------
+// Convergence order and exactness (f64)
+
+/// diffrax's `test_ode_order`: `y' = A·y`, A = 0.5·randn(10×10), t ∈ [0, 4], constant steps
+/// 2^0 … 2^−10; the fitted slope of log2(error) against log2(dt) is each solver's order ± 0.5
+/// (fitted over the steps whose error lies between round-off and the pre-asymptotic regime).
+fn convergence_order<B: AutodiffBackend>(device: &B::Device) {
+    let n = 10;
+    let a: Vec<f64> = randn(n * n, 7).iter().map(|x| 0.5 * x).collect();
+    let y0 = randn(n, 8);
+    let exact = matvec(
+        &expm(&a.iter().map(|x| 4.0 * x).collect::<Vec<_>>(), n),
+        &y0,
+    );
+    let scale = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let field = linear_field::<B::InnerBackend>(&a, n, device);
+    for solver in Solver::ALL {
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        let mut report = Vec::new();
+        for k in 0..=10 {
+            let dt = 2f64.powi(-k);
+            let options = SolveOptions::new()
+                .with_solver(solver)
+                .with_dt(Some(dt))
+                .with_max_steps(5000);
+            let y = tensor::<B::InnerBackend, 2>(&y0, [1, n], device);
+            let sol = solve(&field, y, 0.0, 4.0, &options).unwrap();
+            assert_eq!(
+                sol.stats.accepted,
+                4 << k,
+                "{solver:?}: steps at dt = 2^-{k}"
+            );
+            // Relative to the solution's size (|y(4)| is in the hundreds).
+            let err = max_abs_diff(&values(sol.last()), &exact) / scale;
+            report.push(format!("2^-{k}: {err:.2e}"));
+            // The asymptotic regime: below 1e-1 and well above round-off.
+            if err < 1e-1 && err > 1e-12 {
+                xs.push(-(k as f64));
+                ys.push(err.log2());
+            }
+        }
+        assert!(
+            xs.len() >= 3,
+            "{solver:?}: too few points in the asymptotic regime: {report:?}"
+        );
+        let order = slope(&xs, &ys);
+        let want = f64::from(solver.order());
+        assert!(
+            (order - want).abs() <= 0.5,
+            "{solver:?}: fitted order {order:.2}, expected {want} ± 0.5; errors {report:?}"
+        );
+    }
+}
+
+/// torchdiffeq's `TestGridConstructor`: Euler on x' = x with 10 steps of 0.1 gives 1.1^10, in
+/// exactly 10 steps and 10 evaluations.
+fn euler_makes_exactly_ten_steps<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, x: Tensor<B, 2>| x;
+    let options = SolveOptions::new()
+        .with_solver(Solver::Euler)
+        .with_dt(Some(0.1));
+    let sol = solve(&field, Tensor::ones([1, 1], device), 0.0, 1.0, &options).unwrap();
+    let tol = if is_f64::<B>() { 1e-12 } else { 1e-5 };
+    assert_close(
+        "Euler x(1)",
+        &values(sol.last()),
+        &[1.1f64.powi(10)],
+        tol,
+        0.0,
+    );
+    assert_eq!(sol.stats.accepted, 10);
+    assert_eq!(sol.stats.rejected, 0);
+    assert_eq!(sol.stats.nfe, 10);
+    // Fixed steps on [0, 1] of 0.1, with every grid point saved: exact grid values, 10 steps.
+    let grid: Vec<f64> = (0..=10).map(|i| i as f64 / 10.0).collect();
+    let sol = solve(
+        &field,
+        Tensor::ones([1, 1], device),
+        0.0,
+        1.0,
+        &options.clone().with_save_at(SaveAt::Times(grid.clone())),
+    )
+    .unwrap();
+    assert_eq!(sol.ts, grid);
+    assert_eq!(sol.stats.accepted, 10);
+    for (i, y) in sol.ys.iter().enumerate() {
+        assert_close(
+            &format!("x({})", grid[i]),
+            &values(y.clone()),
+            &[1.1f64.powi(i as i32)],
+            tol,
+            tol,
+        );
+    }
+}
+
+/// A problem of torchdiffeq's `tests/problems.py`: the field, the exact solution, and
+/// torchdiffeq's error bound for the adaptive solvers at rtol 1e-7 / atol 1e-9.
+struct Problem {
+    name: &'static str,
+    dim: usize,
+    field: Box<dyn Fn(f64, Tensor<NdF64, 2>) -> Tensor<NdF64, 2>>,
+    exact: Box<dyn Fn(f64) -> Vec<f64>>,
+    tol: f64,
+}
+
+type NdF64 = burn::backend::NdArray<f64>;
+
+fn torchdiffeq_problems() -> Vec<Problem> {
+    let (a, b) = (0.2, 3.0);
+    let u: Vec<f64> = randn(100, 0).iter().map(|x| 0.1 * x).collect();
+    let skew: Vec<f64> = (0..100).map(|k| u[k] - u[(k % 10) * 10 + k / 10]).collect();
+    let skew_t = skew.clone();
+    let skew_field = Tensor::<NdF64, 2>::from_data(
+        burn::tensor::TensorData::new(skew.clone(), [10, 10]),
+        &Default::default(),
+    )
+    .transpose();
+    vec![
+        Problem {
+            name: "constant",
+            dim: 1,
+            field: Box::new(move |t, y| (y.sub_scalar(a * t + b)).powi_scalar(5).add_scalar(a)),
+            exact: Box::new(move |t| vec![a * t + b]),
+            tol: 3e-4,
+        },
+        Problem {
+            name: "sine",
+            dim: 1,
+            field: Box::new(|t, y| {
+                y.mul_scalar(2.0 / t)
+                    .add_scalar(t.powi(4) * (2.0 * t).sin() - t * t + 4.0 * t.powi(3))
+            }),
+            exact: Box::new(|t| {
+                let (s, c) = ((2.0 * t).sin(), (2.0 * t).cos());
+                vec![
+                    -0.5 * t.powi(4) * c + 0.5 * t.powi(3) * s + 0.25 * t * t * c - t.powi(3)
+                        + 2.0 * t.powi(4)
+                        + (core::f64::consts::PI - 0.25) * t * t,
+                ]
+            }),
+            tol: 3e-4,
+        },
+        Problem {
+            name: "linear",
+            dim: 10,
+            field: Box::new(move |_t, y| y.matmul(skew_field.clone())),
+            exact: Box::new(move |t| {
+                matvec(
+                    &expm(&skew_t.iter().map(|x| x * t).collect::<Vec<_>>(), 10),
+                    &[1.0; 10],
+                )
+            }),
+            tol: 2e-3,
+        },
+        Problem {
+            name: "exp",
+            dim: 1,
+            field: Box::new(|t, y| y.zeros_like().add_scalar(-0.1 * (-0.1 * t).exp())),
+            exact: Box::new(|t| vec![(-0.1 * t).exp()]),
+            tol: 5e-2,
+        },
+    ]
+}
+
+/// torchdiffeq's `TestSolverError`: every adaptive solver on every problem at its default
+/// tolerances (rtol 1e-7, atol 1e-9), t = linspace(1, 8, 10) by dense output, max relative
+/// error below torchdiffeq's bounds (4e-3 for Bosh3).
+fn torchdiffeq_problems_at_default_tolerances<B: AutodiffBackend>(_device: &B::Device) {
+    let device = Default::default();
+    let ts: Vec<f64> = (0..10).map(|i| 1.0 + 7.0 * i as f64 / 9.0).collect();
+    for problem in torchdiffeq_problems() {
+        for solver in [Solver::Bosh3, Solver::Dopri5, Solver::Tsit5] {
+            let y0 = Tensor::<NdF64, 2>::from_data(
+                burn::tensor::TensorData::new((problem.exact)(1.0), [1, problem.dim]),
+                &device,
+            );
+            let options = SolveOptions::new()
+                .with_solver(solver)
+                .with_max_steps(100_000)
+                .with_save_at(SaveAt::Times(ts.clone()));
+            let sol = solve(&*problem.field, y0, 1.0, 8.0, &options).unwrap();
+            let mut worst: f64 = 0.0;
+            for (t, y) in sol.ts.iter().zip(&sol.ys) {
+                let exact = (problem.exact)(*t);
+                for (g, w) in values(y.clone()).iter().zip(&exact) {
+                    worst = worst.max(((g - w) / w).abs());
+                }
+            }
+            let bound = if solver == Solver::Bosh3 {
+                4e-3
+            } else {
+                problem.tol
+            };
+            assert!(
+                worst < bound,
+                "{} with {solver:?}: max relative error {worst:.2e} ≥ {bound:.0e} ({:?})",
+                problem.name,
+                sol.stats
+            );
+        }
+    }
+}
+
+/// Dense output is the solver's interpolant: the states at 50 requested times match the exact
+/// solution to the tolerance, and requesting them costs no extra step.
+fn dense_output_is_exact_and_free<B: AutodiffBackend>(device: &B::Device) {
+    // The harmonic oscillator, y = [cos t, −sin t].
+    let field = |_t: f64, y: Tensor<B::InnerBackend, 2>| {
+        let x = y.clone().narrow(1, 0, 1);
+        let v = y.narrow(1, 1, 1);
+        Tensor::cat(vec![v, -x], 1)
+    };
+    let ts: Vec<f64> = (0..50).map(|i| 10.0 * i as f64 / 49.0).collect();
+    for solver in [Solver::Bosh3, Solver::Dopri5, Solver::Tsit5] {
+        let (rtol, atol) = (1e-8, 1e-10);
+        let base = SolveOptions::new()
+            .with_solver(solver)
+            .with_rtol(rtol)
+            .with_atol(atol)
+            .with_max_steps(100_000);
+        let y0 = || tensor::<B::InnerBackend, 2>(&[1.0, 0.0], [1, 2], device);
+        let plain = solve(&field, y0(), 0.0, 10.0, &base).unwrap();
+        let dense = solve(
+            &field,
+            y0(),
+            0.0,
+            10.0,
+            &base.clone().with_save_at(SaveAt::Times(ts.clone())),
+        )
+        .unwrap();
+        assert_eq!(
+            (dense.stats.accepted, dense.stats.rejected, dense.stats.nfe),
+            (plain.stats.accepted, plain.stats.rejected, plain.stats.nfe),
+            "{solver:?}: save times changed the steps"
+        );
+        // The global error at these tolerances is ~1e-7 for Bosh3 over 10 time units; the
+        // interpolant must not add more than the step's own error.
+        let bound = if solver == Solver::Bosh3 { 2e-5 } else { 1e-6 };
+        for (t, y) in dense.ts.iter().zip(&dense.ys) {
+            assert_close(
+                &format!("{solver:?} y({t:.3})"),
+                &values(y.clone()),
+                &[t.cos(), -t.sin()],
+                bound,
+                0.0,
+            );
+        }
+        assert_close(
+            "final state",
+            &values(dense.last()),
+            &values(plain.last()),
+            1e-14,
+            0.0,
+        );
+    }
+    // Fixed-step solvers interpolate by cubic Hermite: RK4 with dt = 0.1, checked between grid
+    // points (cubic Hermite is O(h⁴) accurate).
+    let options = SolveOptions::new()
+        .with_solver(Solver::Rk4)
+        .with_dt(Some(0.1))
+        .with_save_at(SaveAt::Times(vec![0.05, 1.234, 7.77]));
+    let sol = solve(
+        &field,
+        tensor(&[1.0, 0.0], [1, 2], device),
+        0.0,
+        10.0,
+        &options,
+    )
+    .unwrap();
+    assert_eq!(sol.stats.accepted, 100);
+    for (t, y) in sol.ts.iter().zip(&sol.ys) {
+        assert_close(
+            &format!("RK4 y({t})"),
+            &values(y.clone()),
+            &[t.cos(), -t.sin()],
+            1e-5,
+            0.0,
+        );
+    }
+}
+
+/// diffrax's `test_reverse_time`: f = −y from 4 to 0.3 equals g = +y from −4 to −0.3 with the
+/// times negated, for the final state, save times and every step.
+fn reverse_time_is_symmetric<B: AutodiffBackend>(device: &B::Device) {
+    let backward = |_t: f64, y: Tensor<B::InnerBackend, 2>| -y;
+    let forward = |_t: f64, y: Tensor<B::InnerBackend, 2>| y;
+    let y0 = || tensor::<B::InnerBackend, 2>(&[1.0, -2.0, 0.5], [1, 3], device);
+    for solver in [Solver::Rk4, Solver::Dopri5, Solver::Tsit5] {
+        let dt = (!solver.is_adaptive()).then_some(0.05);
+        for save in [
+            SaveAt::Final,
+            SaveAt::Steps,
+            SaveAt::Times(vec![4.0, 2.5, 1.0, 0.3]),
+        ] {
+            let negated = match &save {
+                SaveAt::Times(ts) => SaveAt::Times(ts.iter().map(|t| -t).collect()),
+                other => other.clone(),
+            };
+            let options = SolveOptions::new().with_solver(solver).with_dt(dt);
+            let a = solve(
+                &backward,
+                y0(),
+                4.0,
+                0.3,
+                &options.clone().with_save_at(save),
+            )
+            .unwrap();
+            let b = solve(&forward, y0(), -4.0, -0.3, &options.with_save_at(negated)).unwrap();
+            assert_eq!(a.ys.len(), b.ys.len());
+            for ((ta, ya), (tb, yb)) in a.ts.iter().zip(&a.ys).zip(b.ts.iter().zip(&b.ys)) {
+                assert!((ta + tb).abs() < 1e-12, "{solver:?}: times {ta} and {tb}");
+                assert_close(
+                    &format!("{solver:?} y({ta})"),
+                    &values(ya.clone()),
+                    &values(yb.clone()),
+                    1e-12,
+                    1e-12,
+                );
+            }
+            // And it is the right answer: y(0.3) = y(4)·e^(3.7).
+            let want: Vec<f64> = [1.0, -2.0, 0.5].iter().map(|v| v * 3.7f64.exp()).collect();
+            assert_close(
+                &format!("{solver:?} y(0.3)"),
+                &values(a.last()),
+                &want,
+                1e-4,
+                1e-5,
+            );
+        }
+    }
+}
+
+/// The PI controller takes fewer rejected steps than the I controller on a problem with
+/// changing stiffness, and both meet the tolerance.
+fn pi_controller_meets_tolerance<B: AutodiffBackend>(device: &B::Device) {
+    // Van der Pol, μ = 5: a limit cycle with slow and fast phases.
+    let field = |_t: f64, y: Tensor<B::InnerBackend, 2>| {
+        let x = y.clone().narrow(1, 0, 1);
+        let v = y.narrow(1, 1, 1);
+        let dv = (x.clone().powi_scalar(2).neg().add_scalar(1.0) * v.clone()).mul_scalar(5.0) - x;
+        Tensor::cat(vec![v, dv], 1)
+    };
+    let y0 = || tensor::<B::InnerBackend, 2>(&[2.0, 0.0], [1, 2], device);
+    let tight = SolveOptions::new()
+        .with_rtol(1e-12)
+        .with_atol(1e-12)
+        .with_max_steps(100_000);
+    let reference = values(solve(&field, y0(), 0.0, 20.0, &tight).unwrap().last());
+    let loose = SolveOptions::new()
+        .with_rtol(1e-6)
+        .with_atol(1e-8)
+        .with_max_steps(100_000);
+    let i = solve(&field, y0(), 0.0, 20.0, &loose).unwrap();
+    let pi = solve(
+        &field,
+        y0(),
+        0.0,
+        20.0,
+        &loose
+            .clone()
+            .with_controller(PiController::new().with_pcoeff(0.4).with_icoeff(0.3)),
+    )
+    .unwrap();
+    for (what, sol) in [("I", &i), ("PI", &pi)] {
+        let err = max_abs_diff(&values(sol.last()), &reference);
+        assert!(err < 1e-3, "{what}: error {err:.2e} ({:?})", sol.stats);
+    }
+    assert!(
+        pi.stats.rejected < i.stats.rejected,
+        "PI rejected {:?}, I rejected {:?}",
+        pi.stats,
+        i.stats
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradients (f64)
+
+/// Back-propagation through RK4 equals central finite differences of the discrete solve, for
+/// `y0` and the parameters.
+fn backprop_gradients_match_finite_differences<B: AutodiffBackend>(device: &B::Device) {
+    let y0v = [1.2, -0.4];
+    let w = [0.3, -0.7];
+    let options = SolveOptions::new()
+        .with_solver(Solver::Rk4)
+        .with_dt(Some(0.01));
+    let loss_of = |a: &[f64], y0: &[f64]| -> f64 {
+        let field = Spiral::<B::InnerBackend>::new(a, device);
+        let y = solve(&field, tensor(y0, [1, 2], device), 0.0, 1.0, &options).unwrap();
+        values(y.last()).iter().zip(&w).map(|(y, w)| y * w).sum()
+    };
+    let field = Spiral::<B>::new(&SPIRAL_A, device);
+    let y0 = tensor::<B, 2>(&y0v, [1, 2], device).require_grad();
+    let y1 = solve(&field, y0.clone(), 0.0, 1.0, &options)
+        .unwrap()
+        .last();
+    let grads = (y1 * tensor::<B, 2>(&w, [1, 2], device)).sum().backward();
+    let gy0 = values(y0.grad(&grads).unwrap());
+    let ga = values(field.a.val().grad(&grads).unwrap());
+    let eps = 1e-6;
+    let fd_y0: Vec<f64> = (0..2)
+        .map(|i| {
+            let (mut p, mut m) = (y0v, y0v);
+            p[i] += eps;
+            m[i] -= eps;
+            (loss_of(&SPIRAL_A, &p) - loss_of(&SPIRAL_A, &m)) / (2.0 * eps)
+        })
+        .collect();
+    let fd_a: Vec<f64> = (0..4)
+        .map(|i| {
+            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
+            p[i] += eps;
+            m[i] -= eps;
+            (loss_of(&p, &y0v) - loss_of(&m, &y0v)) / (2.0 * eps)
+        })
+        .collect();
+    assert_close("∂L/∂y0 (backprop vs FD)", &gy0, &fd_y0, 1e-7, 1e-6);
+    assert_close("∂L/∂A (backprop vs FD)", &ga, &fd_a, 1e-7, 1e-6);
+}
+
+/// torchdiffeq's `TestCompareAdjointGradient`: the spiral y' = y³A, y0 = [2, 0],
+/// t = linspace(0, 25, 10), default tolerances, upstream gradients 0.1·rand:
+/// |Δ grad y0| < 3e-4 and |Δ grad A| < 2e-3 between the adjoint and back-propagation. The
+/// adjoint also matches central finite differences of the (tight) solve.
+fn adjoint_matches_backprop_on_the_spiral<B: AutodiffBackend>(device: &B::Device) {
+    let ts: Vec<f64> = (0..10).map(|i| 25.0 * i as f64 / 9.0).collect();
+    let options = SolveOptions::new().with_save_at(SaveAt::Times(ts.clone()));
+    let upstream: Vec<Tensor<B, 2>> = (0..10)
+        .map(|i| tensor(&numbers(2, 100 + i, 0.0, 0.1), [1, 2], device))
+        .collect();
+    let loss = |ys: &[Tensor<B, 2>]| {
+        ys.iter()
+            .zip(&upstream)
+            .map(|(y, g)| (y.clone() * g.clone()).sum())
+            .reduce(|a, b| a + b)
+            .unwrap()
+    };
+    // Direct.
+    let field = Spiral::<B>::new(&SPIRAL_A, device);
+    let y0 = tensor::<B, 2>(&[2.0, 0.0], [1, 2], device).require_grad();
+    let direct = solve(&field, y0.clone(), 0.0, 25.0, &options).unwrap();
+    let grads = loss(&direct.ys).backward();
+    let direct_y0 = values(y0.grad(&grads).unwrap());
+    let direct_a = values(field.a.val().grad(&grads).unwrap());
+    // Adjoint.
+    let y0 = tensor::<B, 2>(&[2.0, 0.0], [1, 2], device);
+    let forward = solve_adjoint(&field, y0, 0.0, 25.0, &options).unwrap();
+    assert_eq!(forward.solution.ts, ts);
+    let grads = loss(&forward.solution.ys).backward();
+    let adjoint = forward.backward(&grads).unwrap();
+    let adjoint_y0 = values(adjoint.y0.clone());
+    let adjoint_a = values(
+        adjoint
+            .params
+            .get::<B::InnerBackend, 2>(field.a.id)
+            .unwrap(),
+    );
+    let dy0 = max_abs_diff(&direct_y0, &adjoint_y0);
+    let da = max_abs_diff(&direct_a, &adjoint_a);
+    assert!(
+        dy0 < 3e-4,
+        "|Δ grad y0| = {dy0:.2e}: direct {direct_y0:?}, adjoint {adjoint_y0:?}"
+    );
+    assert!(
+        da < 2e-3,
+        "|Δ grad A| = {da:.2e}: direct {direct_a:?}, adjoint {adjoint_a:?}"
+    );
+    assert!(adjoint.stats.nfe > 0);
+    // Against finite differences on [0, 5] at tight tolerances (the adjoint approximates the
+    // continuous gradient, so the solve must be tight for the comparison to mean something).
+    let tight = SolveOptions::new()
+        .with_rtol(1e-10)
+        .with_atol(1e-12)
+        .with_max_steps(100_000);
+    let w = [0.3, -0.7];
+    let loss_of = |a: &[f64], y0: &[f64]| -> f64 {
+        let field = Spiral::<B::InnerBackend>::new(a, device);
+        let y = solve(&field, tensor(y0, [1, 2], device), 0.0, 5.0, &tight).unwrap();
+        values(y.last()).iter().zip(&w).map(|(y, w)| y * w).sum()
+    };
+    let forward = solve_adjoint(
+        &field,
+        tensor(&[2.0, 0.0], [1, 2], device),
+        0.0,
+        5.0,
+        &tight,
+    )
+    .unwrap();
+    let grads = (forward.last() * tensor::<B, 2>(&w, [1, 2], device))
+        .sum()
+        .backward();
+    let adjoint = forward.backward(&grads).unwrap();
+    let eps = 1e-6;
+    let fd_a: Vec<f64> = (0..4)
+        .map(|i| {
+            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
+            p[i] += eps;
+            m[i] -= eps;
+            (loss_of(&p, &[2.0, 0.0]) - loss_of(&m, &[2.0, 0.0])) / (2.0 * eps)
+        })
+        .collect();
+    let fd_y0: Vec<f64> = (0..2)
+        .map(|i| {
+            let (mut p, mut m) = ([2.0, 0.0], [2.0, 0.0]);
+            p[i] += eps;
+            m[i] -= eps;
+            (loss_of(&SPIRAL_A, &p) - loss_of(&SPIRAL_A, &m)) / (2.0 * eps)
+        })
+        .collect();
+    assert_close(
+        "∂L/∂y0 (adjoint vs FD)",
+        &values(adjoint.y0),
+        &fd_y0,
+        1e-6,
+        1e-5,
+    );
+    assert_close(
+        "∂L/∂A (adjoint vs FD)",
+        &values(
+            adjoint
+                .params
+                .get::<B::InnerBackend, 2>(field.a.id)
+                .unwrap(),
+        ),
+        &fd_a,
+        1e-6,
+        1e-5,
+    );
+}
+
+/// A training step of a larger model with the ODE in the middle: encoder → Neural ODE
+/// (adjoint) → head. The gradients of every parameter equal back-propagation's.
+fn adjoint_inside_a_larger_model<B: AutodiffBackend>(device: &B::Device) {
+    use burn::nn::{Linear, LinearConfig};
+    #[derive(Module, Debug)]
+    struct Model<B: Backend> {
+        encoder: Linear<B>,
+        ode: NeuralOde<B, MlpField<B>>,
+        head: Linear<B>,
+    }
+    let tight = SolveOptions::new().with_rtol(1e-10).with_atol(1e-12);
+    let model = Model {
+        encoder: LinearConfig::new(3, 4).init::<B>(device),
+        ode: NeuralOdeConfig::new()
+            .with_options(tight)
+            .with_augment(1)
+            .init(MlpFieldConfig::new(5, 8).init::<B>(device).unwrap())
+            .unwrap(),
+        head: LinearConfig::new(5, 2).init::<B>(device),
+    };
+    let x = tensor::<B, 2>(&numbers(12, 3, -1.0, 1.0), [4, 3], device);
+    let t_span = [0.0, 0.5, 1.0];
+    let loss_of = |trajectory: Tensor<B, 3>| {
+        let [t, batch, f] = trajectory.dims();
+        model
+            .head
+            .forward(trajectory.reshape([t * batch, f]))
+            .powi_scalar(2)
+            .mean()
+    };
+    // Back-propagation through the solver.
+    let out = model
+        .ode
+        .forward(model.encoder.forward(x.clone()), &t_span)
+        .unwrap();
+    let direct = GradientsParams::from_grads(loss_of(out.trajectory).backward(), &model);
+    // The adjoint: head gradients from the loss, the field's from the sweep, the encoder's
+    // from a second pass with ∂L/∂y0.
+    let encoded = model.encoder.forward(x);
+    let adjoint = model.ode.forward_adjoint(encoded.clone(), &t_span).unwrap();
+    let mut grads = loss_of(adjoint.output.trajectory.clone()).backward();
+    let mut total = GradientsParams::from_module(&mut grads, &model.head);
+    let sweep = adjoint.backward(&grads).unwrap();
+    assert_eq!(
+        sweep.y0.dims(),
+        [4, 4],
+        "∂L/∂x without the augmented column"
+    );
+    let encoder = GradientsParams::from_grads(sweep.backward_through(encoded), &model.encoder);
+    crate::optim::merge_gradients(&mut total, encoder, &model.encoder);
+    crate::optim::merge_gradients(&mut total, sweep.params, &model.ode);
+    struct Compare<'a> {
+        direct: &'a GradientsParams,
+        adjoint: &'a GradientsParams,
+        compared: usize,
+    }
+    impl<B: AutodiffBackend> burn::module::ModuleVisitor<B> for Compare<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let d = self
+                .direct
+                .get::<B::InnerBackend, D>(param.id)
+                .expect("direct gradient");
+            let a = self
+                .adjoint
+                .get::<B::InnerBackend, D>(param.id)
+                .expect("adjoint gradient");
+            assert_close("gradient", &values(a), &values(d), 1e-7, 1e-5);
+            self.compared += 1;
+        }
+    }
+    let mut compare = Compare {
+        direct: &direct,
+        adjoint: &total,
+        compared: 0,
+    };
+    model.visit(&mut compare);
+    assert_eq!(
+        compare.compared,
+        2 + 4 + 2,
+        "encoder, two field layers, head"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The LTC neuron's ODE
+
+/// The fused semi-implicit Euler of the LTC cell converges at first order to the Dopri5
+/// solution of the same ODE as `ode_unfolds` grows.
+fn ltc_fused_solver_converges_to_dopri5<B: AutodiffBackend>(device: &B::Device) {
+    use crate::ltc::LtcCellConfig;
+    let wiring = ltc_wirings::AutoNcp::new(8, 2).build(3).unwrap();
+    let mut cell = LtcCellConfig::new(wiring)
+        .init::<B::InnerBackend>(device)
+        .unwrap();
+    let x = tensor::<B::InnerBackend, 2>(&numbers(6, 5, -1.0, 1.0), [2, 3], device);
+    let v0 = tensor::<B::InnerBackend, 2>(&numbers(16, 6, -0.5, 0.5), [2, 8], device);
+    let elapsed = 2.0;
+    let exact = solve(
+        &cell.vector_field(x.clone()),
+        v0.clone(),
+        0.0,
+        elapsed,
+        &SolveOptions::new().with_rtol(1e-11).with_atol(1e-12),
+    )
+    .unwrap();
+    let exact = values(exact.last());
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for k in [4usize, 8, 16, 32, 64, 128, 256] {
+        cell.ode_unfolds = k;
+        let dt = Tensor::<B::InnerBackend, 1>::full([2], elapsed, device);
+        let (_, v) = cell.forward(x.clone(), v0.clone(), Some(dt));
+        let err = max_abs_diff(&values(v), &exact);
+        xs.push((k as f64).log2());
+        ys.push(err.log2());
+    }
+    let order = -slope(&xs, &ys);
+    assert!(
+        (order - 1.0).abs() < 0.2,
+        "fitted order {order:.3} (log2 errors {ys:?})"
+    );
+    assert!(
+        ys.last().unwrap().exp2() < 1e-3,
+        "error at 256 unfolds: {}",
+        ys.last().unwrap().exp2()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+fn max_steps_is_an_error<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| y.neg();
+    let options = SolveOptions::new().with_max_steps(3);
+    let err = solve(&field, Tensor::ones([1, 1], device), 0.0, 100.0, &options).unwrap_err();
+    let OdeError::MaxStepsReached { t, t1, max_steps } = err.clone() else {
+        panic!("expected MaxStepsReached, got {err:?}");
+    };
+    assert!(
+        t > 0.0 && t < 100.0 && t1 == 100.0 && max_steps == 3,
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("raise `max_steps`"), "{err}");
+    // Fixed steps: known in advance.
+    let options = SolveOptions::new()
+        .with_solver(Solver::Euler)
+        .with_dt(Some(1e-3))
+        .with_max_steps(10);
+    let err = solve(&field, Tensor::ones([1, 1], device), 0.0, 1.0, &options).unwrap_err();
+    assert!(
+        matches!(err, OdeError::MaxStepsReached { t: 0.0, .. }),
+        "{err:?}"
+    );
+}
+
+/// `y' = y²` from 1 blows up at t = 1: the adaptive step underflows before it, and the error
+/// says where.
+fn step_size_underflow_is_an_error<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| y.powi_scalar(2);
+    let options = SolveOptions::new()
+        .with_dt_min(1e-6)
+        .with_max_steps(100_000);
+    let err = solve(&field, Tensor::ones([1, 1], device), 0.0, 2.0, &options).unwrap_err();
+    match &err {
+        OdeError::StepSizeUnderflow { t, dt } => {
+            assert!(*t > 0.9 && *t < 1.0, "{err:?}");
+            assert!(dt.abs() < 1e-6, "{err:?}");
+        }
+        OdeError::NonFinite { t, .. } => assert!(*t > 0.9 && *t < 1.0, "{err:?}"),
+        other => panic!("expected an underflow, got {other:?}"),
+    }
+    assert!(err.to_string().contains("t = 0.9"), "{err}");
+}
+
+/// A field that returns NaN after t = 0.5: a non-finite state with the time, for adaptive and
+/// fixed steps — never a hang.
+fn non_finite_state_is_an_error<B: AutodiffBackend>(device: &B::Device) {
+    let field = |t: f64, y: Tensor<B, 2>| if t > 0.5 { y.mul_scalar(f64::NAN) } else { y };
+    let err = solve(
+        &field,
+        Tensor::ones([1, 1], device),
+        0.0,
+        1.0,
+        &SolveOptions::new(),
+    )
+    .unwrap_err();
+    match err {
+        OdeError::NonFinite { t, t_next } => assert!(t <= 0.5 && t_next > 0.5, "{err:?}"),
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    let options = SolveOptions::new()
+        .with_solver(Solver::Rk4)
+        .with_dt(Some(0.1));
+    let err = solve(&field, Tensor::ones([1, 1], device), 0.0, 1.0, &options).unwrap_err();
+    match &err {
+        OdeError::NonFinite { t, t_next } => {
+            assert!(
+                (*t - 0.4).abs() < 1e-9 && (*t_next - 0.5).abs() < 1e-9 || (*t - 0.5).abs() < 1e-9,
+                "{err:?}"
+            )
+        }
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    assert!(err.to_string().contains("non-finite"), "{err}");
+}
+
+fn bad_options_name_the_field<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| y;
+    let y0 = || Tensor::<B, 2>::ones([1, 1], device);
+    let cases: Vec<(SolveOptions, &str)> = vec![
+        (
+            SolveOptions::new().with_rtol(0.0),
+            "SolveOptions.rtol = 0: must be a finite number > 0",
+        ),
+        (
+            SolveOptions::new().with_atol(-1.0),
+            "SolveOptions.atol = -1: must be a finite number > 0",
+        ),
+        (
+            SolveOptions::new().with_dt(Some(f64::NAN)),
+            "SolveOptions.dt = NaN",
+        ),
+        (
+            SolveOptions::new().with_max_steps(0),
+            "SolveOptions.max_steps = 0",
+        ),
+        (
+            SolveOptions::new().with_solver(Solver::Rk4),
+            "solver = Rk4 is a fixed-step solver and dt is not set",
+        ),
+        (
+            SolveOptions::new().with_controller(PiController::new().with_safety(1.5)),
+            "PiController.safety = 1.5: must be in (0, 1]",
+        ),
+    ];
+    for (options, message) in cases {
+        let err = solve(&field, y0(), 0.0, 1.0, &options).unwrap_err();
+        assert!(matches!(
+            err,
+            OdeError::Config(
+                ConfigError::OutOfRange { .. }
+                    | ConfigError::ZeroSize { .. }
+                    | ConfigError::Inconsistent { .. }
+            )
+        ));
+        assert!(
+            err.to_string().contains(message),
+            "`{err}` does not contain `{message}`"
+        );
+    }
+    let bad_times = [
+        (
+            SaveAt::Times(vec![0.5, 1.5]),
+            "SaveAt::Times[1] = 1.5 lies outside the span [0, 1]",
+        ),
+        (SaveAt::Times(vec![0.5, 0.2]), "must be strictly increasing"),
+        (SaveAt::Times(vec![]), "SaveAt::Times is empty"),
+    ];
+    for (save, message) in bad_times {
+        let err = solve(
+            &field,
+            y0(),
+            0.0,
+            1.0,
+            &SolveOptions::new().with_save_at(save),
+        )
+        .unwrap_err();
+        assert!(matches!(err, OdeError::InvalidTimes(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(message),
+            "`{err}` does not contain `{message}`"
+        );
+    }
+    let err = solve(&field, y0(), 0.0, f64::INFINITY, &SolveOptions::new()).unwrap_err();
+    assert!(err.to_string().contains("must be finite"), "{err}");
+}
+
+#[allow(clippy::needless_pass_by_value)]
+fn wrong_field_shape_panics<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| y.narrow(1, 0, 1);
+    let _ = solve(
+        &field,
+        Tensor::ones([2, 3], device),
+        0.0,
+        1.0,
+        &SolveOptions::new(),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every backend
+
+/// Every solver on every backend: a 2-D rotation to t = 1 within the single-precision
+/// tolerance, with the expected step counts.
+fn every_solver_runs<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| {
+        let x = y.clone().narrow(1, 0, 1);
+        let v = y.narrow(1, 1, 1);
+        Tensor::cat(vec![v, -x], 1)
+    };
+    let want = [1f64.cos(), -1f64.sin(), 2.0 * 1f64.cos(), -2.0 * 1f64.sin()];
+    for solver in Solver::ALL {
+        let options = SolveOptions::new()
+            .with_solver(solver)
+            .with_dt((!solver.is_adaptive()).then_some(0.01))
+            .with_rtol(1e-5)
+            .with_atol(1e-6);
+        let y0 = tensor::<B, 2>(&[1.0, 0.0, 2.0, 0.0], [2, 2], device);
+        let sol = solve(&field, y0, 0.0, 1.0, &options).unwrap();
+        let tol = match solver {
+            Solver::Euler => 2e-2,
+            Solver::Midpoint | Solver::Heun => 1e-4,
+            _ => 1e-4,
+        };
+        assert_close(&format!("{solver:?}"), &values(sol.last()), &want, tol, 0.0);
+        if !solver.is_adaptive() {
+            assert_eq!(sol.stats.accepted, 100, "{solver:?}");
+        }
+    }
+}
+
+/// NeuralOde on every backend: augmentation, the trajectory's first state is the padded input,
+/// and gradients reach the field (backprop) and agree with the adjoint's to single precision.
+fn neural_ode_smoke<B: AutodiffBackend>(device: &B::Device) {
+    let field = MlpFieldConfig::new(3, 8).init::<B>(device).unwrap();
+    let ode = NeuralOdeConfig::new()
+        .with_options(SolveOptions::new().with_rtol(1e-5).with_atol(1e-6))
+        .with_augment(1)
+        .init(field)
+        .unwrap();
+    let xv = numbers(8, 9, -1.0, 1.0);
+    let x = tensor::<B, 2>(&xv, [4, 2], device);
+    let t_span = [0.0, 0.25, 1.0];
+    let out = ode.forward(x.clone(), &t_span).unwrap();
+    assert_eq!(out.trajectory.dims(), [3, 4, 3]);
+    let first = values(out.trajectory.clone().narrow(0, 0, 1).reshape([4, 3]));
+    let padded: Vec<f64> = xv.chunks(2).flat_map(|r| [r[0], r[1], 0.0]).collect();
+    assert_close("trajectory[0]", &first, &padded, 0.0, 1e-7);
+    assert_close(
+        "last",
+        &values(out.last.clone()),
+        &values(out.trajectory.clone().narrow(0, 2, 1).reshape([4, 3])),
+        0.0,
+        0.0,
+    );
+    let grads = out.last.powi_scalar(2).sum().backward();
+    let direct = values(ode.field.layers[0].weight.grad(&grads).unwrap());
+    let adjoint = ode.forward_adjoint(x, &t_span).unwrap();
+    let grads = adjoint.output.last.clone().powi_scalar(2).sum().backward();
+    let sweep = adjoint.backward(&grads).unwrap();
+    let via_adjoint = values(
+        sweep
+            .params
+            .get::<B::InnerBackend, 2>(ode.field.layers[0].weight.id)
+            .unwrap(),
+    );
+    let scale = direct.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert_close(
+        "adjoint vs backprop",
+        &via_adjoint,
+        &direct,
+        1e-3 * scale.max(1.0),
+        0.0,
+    );
+}
+
+/// The LTC vector field on every backend: Dopri5 on it lands close to the cell's own step with
+/// many unfolds.
+fn ltc_field_smoke<B: AutodiffBackend>(device: &B::Device) {
+    use crate::ltc::LtcCellConfig;
+    let wiring = ltc_wirings::FullyConnected::new(4).build(2).unwrap();
+    let mut cell = LtcCellConfig::new(wiring).init::<B>(device).unwrap();
+    cell.ode_unfolds = 200;
+    let x = tensor::<B, 2>(&[0.5, -0.5, 1.0, 0.0], [2, 2], device);
+    let v0 = Tensor::<B, 2>::zeros([2, 4], device);
+    let sol = solve(
+        &cell.vector_field(x.clone()),
+        v0.clone(),
+        0.0,
+        1.0,
+        &SolveOptions::new().with_rtol(1e-6).with_atol(1e-7),
+    )
+    .unwrap();
+    let (_, fused) = cell.forward(x, v0, None);
+    assert_close(
+        "fused vs Dopri5",
+        &values(fused),
+        &values(sol.last()),
+        5e-3,
+        0.0,
+    );
+}
+
+/// Options round-trip through JSON (so a NeuralOdeConfig in a saved config.json restores).
+fn options_round_trip<B: AutodiffBackend>(_device: &B::Device) {
+    use burn::config::Config;
+    let config = NeuralOdeConfig::new()
+        .with_options(
+            SolveOptions::new()
+                .with_solver(Solver::Tsit5)
+                .with_rtol(1e-4)
+                .with_save_at(SaveAt::Times(vec![0.0, 1.0]))
+                .with_controller(PiController::new().with_pcoeff(0.4)),
+        )
+        .with_augment(2);
+    let json = serde_json::to_string(&config).unwrap();
+    let back = NeuralOdeConfig::load_binary(json.as_bytes()).unwrap();
+    assert_eq!(back.options, config.options);
+    assert_eq!(back.augment, 2);
+}
+
+backend_tests! {
+    every_solver_runs,
+    neural_ode_smoke,
+    ltc_field_smoke,
+    euler_makes_exactly_ten_steps,
+    max_steps_is_an_error,
+    non_finite_state_is_an_error,
+    bad_options_name_the_field,
+    options_round_trip,
+    #[should_panic(expected = "the vector field returned shape [2, 1] for a state of shape [2, 3]")]
+    wrong_field_shape_panics,
+}
+
+mod numerics {
+    use super::*;
+
+    f64_tests! {
+        convergence_order,
+        torchdiffeq_problems_at_default_tolerances,
+        dense_output_is_exact_and_free,
+        reverse_time_is_symmetric,
+        pi_controller_meets_tolerance,
+        backprop_gradients_match_finite_differences,
+        adjoint_matches_backprop_on_the_spiral,
+        adjoint_inside_a_larger_model,
+        ltc_fused_solver_converges_to_dopri5,
+        step_size_underflow_is_an_error,
+    }
+}
