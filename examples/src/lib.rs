@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod embed;
+pub mod moons;
 pub mod plot;
 pub mod progress;
 pub mod sequence_classification;

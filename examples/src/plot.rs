@@ -154,8 +154,13 @@ impl Plot {
                 }
             }
         }
-        // Legend: one colour swatch per series, top left (labels are in the SVG).
-        for (k, series) in self.series.iter().enumerate() {
+        // Legend: one colour swatch per labelled series, top left (labels are in the SVG).
+        for (k, series) in self
+            .series
+            .iter()
+            .filter(|s| !s.label.is_empty())
+            .enumerate()
+        {
             for x in 0..16 {
                 for y in 0..8 {
                     put(l + 10 + x, t + 10 + 14 * k as i64 + y, series.color);
@@ -232,7 +237,8 @@ impl Plot {
                 bt - f * (bt - t) + 4.0
             );
         }
-        for (k, (series, points)) in self.series.iter().zip(data).enumerate() {
+        let mut legend = 0usize;
+        for (series, points) in self.series.iter().zip(data) {
             let [cr, cg, cb] = series.color;
             let color = format!("rgb({cr},{cg},{cb})");
             let px: Vec<String> = points
@@ -253,7 +259,11 @@ impl Plot {
                     out += &format!("<circle cx=\"{x}\" cy=\"{y}\" r=\"2\" fill=\"{color}\"/>\n");
                 }
             }
-            let ly = t + 18.0 + 16.0 * k as f64;
+            if series.label.is_empty() {
+                continue; // unlabelled series (one of many lines of a class) have no legend entry
+            }
+            let ly = t + 18.0 + 16.0 * legend as f64;
+            legend += 1;
             out += &format!(
                 "<rect x=\"{}\" y=\"{}\" width=\"16\" height=\"8\" fill=\"{color}\"/>\
                  <text x=\"{}\" y=\"{}\">{}</text>\n",

@@ -96,5 +96,8 @@ fn adjoint_memory_is_flat_in_the_number_of_steps() {
         "adjoint {adj_few} → {adj_many} bytes"
     );
     // And it is far below back-propagation's at many steps.
-    assert!(adj_many * 4 < bp_many, "adjoint {adj_many} vs backprop {bp_many} bytes");
+    assert!(
+        adj_many * 4 < bp_many,
+        "adjoint {adj_many} vs backprop {bp_many} bytes"
+    );
 }
