@@ -481,7 +481,7 @@ impl<B: Backend> LtcCell<B> {
     }
 }
 
-/// The LTC neurons' ODE with the input held fixed, as a [`VectorField`] that any solver of
+/// The LTC neurons' ODE with the input held fixed, as a [`VectorField`](crate::ode::VectorField) that any solver of
 /// [`crate::ode`] can integrate:
 ///
 /// `dv/dt = (gleak·(vleak − v) + Σᵢ wᵢ·σ(sigmaᵢ·(vᵢ − muᵢ))·(erevᵢ − v) + sensory terms) / cm`.

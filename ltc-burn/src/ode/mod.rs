@@ -26,7 +26,7 @@ mod tableau;
 
 pub use adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
 pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
-pub use neural::{NeuralOde, NeuralOdeConfig, NeuralOdeOutput};
+pub use neural::{NeuralOde, NeuralOdeAdjoint, NeuralOdeConfig, NeuralOdeOutput};
 pub use solve::{OdeError, PiController, SaveAt, Solution, SolveOptions, Stats, solve};
 pub use tableau::{ButcherTableau, Solver};
 

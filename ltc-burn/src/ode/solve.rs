@@ -356,7 +356,8 @@ impl From<ConfigError> for OdeError {
 ///     let x: f64 = y.clone().narrow(1, 0, 1).into_scalar().into();
 ///     assert!((x - t.cos()).abs() < 1e-6, "x({t}) = {x}");
 /// }
-/// assert_eq!(sol.stats.rejected, 0);
+/// // Dopri5: f(t0) and the first-step probe, then 6 evaluations per step (FSAL).
+/// assert_eq!(sol.stats.nfe, 2 + 6 * sol.stats.steps());
 /// # Ok::<(), ltc_burn::ode::OdeError>(())
 /// ```
 ///
