@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod embed;
 pub mod moons;
+pub mod ode_spiral;
 pub mod plot;
 pub mod progress;
 pub mod sequence_classification;
