@@ -12,6 +12,8 @@
 //! Each (model, threads) pair runs in a fresh process of this program (`--worker`), so thread
 //! pools and peak memory are per measurement, as the peer's are.
 
+mod ode;
+
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -56,7 +58,9 @@ Times the LTC train step, forward and B=1 step on the ncps peer's workloads (bat
 input 8) and prints them next to ncps's published CPU numbers. With --peer, also runs
 bench_ncps.py's worker for each (model, threads) in the same invocation and prints measured
 ratios. Models: ltc_fc32 ltc_fc64 ltc_autoncp64_8. --threads sets RAYON_NUM_THREADS and
-MATMUL_NUM_THREADS per worker process (ndarray only).
+MATMUL_NUM_THREADS per worker process (ndarray only). Then (ndarray; --no-ode skips it) the
+Neural ODE row: Dopri5 on an MLP field against torchdiffeq (tools/bench_torchdiffeq.py, run
+with the peer's Python when it has torchdiffeq): function evaluations and times.
 ";
 
 fn wiring(model: &str) -> Wiring {
@@ -197,6 +201,8 @@ struct Args {
     warmup: usize,
     peer: Option<(String, String)>,
     worker: Option<String>,
+    ode: bool,
+    ode_worker: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -208,6 +214,8 @@ fn parse() -> Result<Args, String> {
         warmup: 3,
         peer: None,
         worker: None,
+        ode: true,
+        ode_worker: false,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -226,6 +234,14 @@ fn parse() -> Result<Args, String> {
     while i < raw.len() {
         match raw[i].as_str() {
             "-h" | "--help" => return Err(String::new()),
+            "--no-ode" => {
+                args.ode = false;
+                i += 1;
+            }
+            "--ode-worker" => {
+                args.ode_worker = true;
+                i += 1;
+            }
             "--backend" => {
                 args.backend = value(i)?;
                 if !["ndarray", "wgpu"].contains(&args.backend.as_str()) {
@@ -315,6 +331,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.is_empty() { 0 } else { 2 });
         }
     };
+    if args.ode_worker {
+        println!("RESULT {}", ode::measure(args.iters.min(5)));
+        return ExitCode::SUCCESS;
+    }
     if let Some(model) = &args.worker {
         let result = match args.backend.as_str() {
             "wgpu" => worker::<Autodiff<CubeBackend<WgpuRuntime, f32, i32, u32>>>(
@@ -446,6 +466,36 @@ fn main() -> ExitCode {
     println!(
         "\n× = ncps time / ltc-burn time (higher is faster), against 'ncps now' when measured"
     );
+    if args.ode && args.backend == "ndarray" {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--ode-worker", "--iters", &args.iters.to_string()])
+            .env("RAYON_NUM_THREADS", "1")
+            .env("MATMUL_NUM_THREADS", "1");
+        match spawn(&mut cmd) {
+            Ok(ours) => {
+                // torchdiffeq's side sits next to bench_ncps.py.
+                let peer = args.peer.as_ref().and_then(|(python, script)| {
+                    let script =
+                        std::path::Path::new(script).with_file_name("bench_torchdiffeq.py");
+                    let mut cmd = Command::new(python);
+                    cmd.arg(&script)
+                        .args(["--iters", &args.iters.min(5).to_string()])
+                        .env("OMP_NUM_THREADS", "1")
+                        .env("MKL_NUM_THREADS", "1");
+                    spawn(&mut cmd)
+                        .map_err(|e| {
+                            eprintln!("torchdiffeq peer (pip install torchdiffeq==0.2.5): {e}")
+                        })
+                        .ok()
+                });
+                ode::print(&ours, peer.as_ref());
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
