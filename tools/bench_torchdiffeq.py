@@ -2,7 +2,10 @@
 
 Dopri5 on an MLP vector field on y³ (torchdiffeq's ode_demo architecture, 2 → 50 → tanh → 2),
 with weights and a batch of 16 starting points given by formulas both sides share, integrated
-over t = linspace(0, 5, 50) at rtol 1e-7 / atol 1e-9 (torchdiffeq's defaults). Reports the
+over t = linspace(0, 5, 50) at rtol 1e-5 / atol 1e-7, in float32 on both sides. (torchdiffeq's
+defaults, 1e-7 / 1e-9, sit at float32's rounding: there its error estimate is rounding noise and
+the step count depends on summation order — 92 evaluations in float32 against 68 in float64 on
+this problem.) Reports the
 forward NFE and time (no grad), the time of forward + backward through the solver (odeint), and
 the adjoint's (odeint_adjoint with the seminorm, as ours) backward NFE and time. One thread.
 
@@ -62,7 +65,7 @@ def main():
     f = Field()
     y0 = torch.tensor(starts())
     t = torch.linspace(0, T_END, POINTS)
-    opts = dict(rtol=1e-7, atol=1e-9, method="dopri5")
+    opts = dict(rtol=1e-5, atol=1e-7, method="dopri5")
 
     fwd, nfe_fwd = [], 0
     for _ in range(args.iters + 1):

@@ -15,6 +15,8 @@ const BATCH: usize = 16;
 const HIDDEN: usize = 50;
 const POINTS: usize = 50;
 const T_END: f64 = 5.0;
+const RTOL: f64 = 1e-5;
+const ATOL: f64 = 1e-7;
 
 /// `tanh(y³·W1 + b1)·W2`, weights from the formulas the Python side uses.
 #[derive(Module, Debug)]
@@ -78,7 +80,11 @@ pub fn measure(iters: usize) -> Value {
     let times: Vec<f64> = (0..POINTS)
         .map(|i| T_END * i as f64 / (POINTS - 1) as f64)
         .collect();
-    let options = SolveOptions::new().with_save_at(SaveAt::Times(times));
+    // 1e-5 / 1e-7: tolerances float32 can meet (see tools/bench_torchdiffeq.py).
+    let options = SolveOptions::new()
+        .with_rtol(RTOL)
+        .with_atol(ATOL)
+        .with_save_at(SaveAt::Times(times));
     let inner = field.valid();
     let (mut fwd, mut nfe_forward) = (Vec::new(), 0);
     for _ in 0..=iters {
@@ -130,8 +136,8 @@ pub fn measure(iters: usize) -> Value {
 pub fn print(ours: &Value, peer: Option<&Value>) {
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     println!(
-        "\nNeural ODE: Dopri5 (rtol 1e-7, atol 1e-9) on an MLP field on y³ (2 → {HIDDEN} → 2), \
-         batch {BATCH}, {POINTS} save times on [0, {T_END}], 1 thread{}",
+        "\nNeural ODE: Dopri5 (rtol {RTOL:e}, atol {ATOL:e}, f32) on an MLP field on y³ \
+         (2 → {HIDDEN} → 2), batch {BATCH}, {POINTS} save times on [0, {T_END}], 1 thread{}",
         if peer.is_some() {
             ""
         } else {
