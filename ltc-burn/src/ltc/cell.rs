@@ -419,10 +419,27 @@ impl<B: Backend> LtcCell<B> {
         v: Tensor<B, 2>,
         cm_t: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
+        // Sensory synapses, held for all sub-steps.
+        let (num_s, den_s) = Self::sensory_currents(p, x);
+        // The parts of numerator and denominator that the sub-steps do not change.
+        let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
+        let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(self.epsilon);
+        let mut v = v;
+        for _ in 0..self.ode_unfolds {
+            let (a_erev, a) = Self::synaptic_currents(p, v.clone());
+            let num = cm_t.clone() * v + num_fixed.clone() + a_erev;
+            let den = den_fixed.clone() + a;
+            v = num * reciprocal(den);
+        }
+        v
+    }
+
+    /// The sensory synapses' `(Σ s·sensory_erev, Σ s)` over inputs, `[batch, units]` each, with
+    /// `s = sensory_w·σ(sensory_sigma·(x̃ − sensory_mu))` for the mapped input `x̃`.
+    fn sensory_currents(p: &Prepared<B>, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let [batch, _] = x.dims();
-        let n = self.units();
-        // Sensory synapses, [batch, destination, input], held for all sub-steps:
-        // sensory_w · σ(sensory_sigma · (x − sensory_mu)).
+        let n = p.gleak.dims()[1];
+        // [batch, destination, input]
         let sensory = activation(
             &p.sensory_w,
             &p.sensory_sigma,
@@ -430,24 +447,20 @@ impl<B: Backend> LtcCell<B> {
             &p.ones_sensory,
             p.spread(x),
         );
-        let num_s = (sensory.clone() * p.sensory_erev.clone())
+        let num = (sensory.clone() * p.sensory_erev.clone())
             .sum_dim(2)
             .reshape([batch, n]);
-        let den_s = sensory.sum_dim(2).reshape([batch, n]);
-        // The parts of numerator and denominator that the sub-steps do not change.
-        let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
-        let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(self.epsilon);
-        let mut v = v;
-        for _ in 0..self.ode_unfolds {
-            // w · σ(sigma · (v_source − mu)), [batch, destination, source]
-            let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v.clone()));
-            let num = cm_t.clone() * v
-                + num_fixed.clone()
-                + (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
-            let den = den_fixed.clone() + a.sum_dim(2).reshape([batch, n]);
-            v = num * reciprocal(den);
-        }
-        v
+        (num, sensory.sum_dim(2).reshape([batch, n]))
+    }
+
+    /// The recurrent synapses' `(Σ a·erev, Σ a)` over sources, `[batch, units]` each, with
+    /// `a = w·σ(sigma·(v_source − mu))`.
+    fn synaptic_currents(p: &Prepared<B>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let [batch, n] = v.dims();
+        // [batch, destination, source]
+        let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v));
+        let a_erev = (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
+        (a_erev, a.sum_dim(2).reshape([batch, n]))
     }
 
     /// One input step, as ncps's `LTCCell.forward`.
@@ -524,20 +537,8 @@ impl<B: Backend> LtcCell<B> {
     /// If `x` is not `[batch, input]`.
     pub fn vector_field(&self, x: Tensor<B, 2>) -> LtcField<B> {
         let batch = check_step_input("LtcCell::vector_field", self.input_size(), &x, None);
-        let n = self.units();
         let p = self.prepare(batch);
-        let x = self.map_input(x);
-        let sensory = activation(
-            &p.sensory_w,
-            &p.sensory_sigma,
-            &p.sensory_mu,
-            &p.ones_sensory,
-            p.spread(x),
-        );
-        let num_s = (sensory.clone() * p.sensory_erev.clone())
-            .sum_dim(2)
-            .reshape([batch, n]);
-        let den_s = sensory.sum_dim(2).reshape([batch, n]);
+        let (num_s, den_s) = Self::sensory_currents(&p, self.map_input(x));
         LtcField {
             num_fixed: p.gleak_vleak.clone() + num_s,
             den_fixed: p.gleak.clone() + den_s,
@@ -548,13 +549,10 @@ impl<B: Backend> LtcCell<B> {
 
 impl<B: Backend> crate::ode::VectorField<B, 2> for LtcField<B> {
     fn eval(&self, _t: f64, v: Tensor<B, 2>) -> Tensor<B, 2> {
-        let p = &self.prepared;
-        let [batch, n] = v.dims();
-        let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v.clone()));
-        let num =
-            self.num_fixed.clone() + (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
-        let den = self.den_fixed.clone() + a.sum_dim(2).reshape([batch, n]);
-        (num - v * den) * reciprocal(p.cm.clone())
+        let (a_erev, a) = LtcCell::synaptic_currents(&self.prepared, v.clone());
+        let num = self.num_fixed.clone() + a_erev;
+        let den = self.den_fixed.clone() + a;
+        (num - v * den) * reciprocal(self.prepared.cm.clone())
     }
 }
 
