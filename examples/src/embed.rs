@@ -2,9 +2,7 @@
 //! an LTC) over the frames, a linear head — trained end to end by burn-train's Learner on
 //! which way a blob moves through a short video.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -19,8 +17,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
-    TrainStep,
+    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::cfc::{Cfc, CfcCellConfig, CfcConfig};
 use ltc_burn::ltc::{Ltc, LtcConfig};
@@ -28,7 +25,7 @@ use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlob
 use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
 use crate::backend;
-use crate::progress::EpochLines;
+use crate::progress::launch;
 use crate::sequence_classification::{
     Progress, RunError, fraction_correct, fresh_artifacts, run_error, save_config, save_model,
 };
@@ -293,7 +290,7 @@ pub fn train(
         .build(valid.clone());
 
     let learner = Learner::new(model, AdamConfig::new().init(), config.learning_rate);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(AccuracyMetric::new())
         .metric_valid_numeric(AccuracyMetric::new())
         .metric_train_numeric(LossMetric::new())
@@ -301,14 +298,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer); // leaves the dashboard's screen before anything is printed
+    let (model, train_seconds) = launch(training, learner, progress);
 
     save_model(model.clone(), artifacts)?;
     Ok(Report {

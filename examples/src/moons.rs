@@ -5,9 +5,7 @@
 //! depth; the final state is the logits. A 2-D flow cannot cross trajectories, so it must pull
 //! the moons apart rather than fold them: the trajectory plots show how.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -19,8 +17,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
-    TrainStep,
+    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ode::{
     MlpField, MlpFieldConfig, NeuralOde, NeuralOdeConfig, SolveOptions, Solver, VectorField,
@@ -29,7 +26,7 @@ use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::EpochLines;
+use crate::progress::launch;
 use crate::sequence_classification::{
     Progress, RunError, fraction_correct, fresh_artifacts, run_error, save_config, save_model,
 };
@@ -69,13 +66,12 @@ pub struct MoonsExperiment {
     pub seed: u64,
 }
 
-impl MoonsExperiment {
-    /// `t_span = linspace(0, 1, times)`.
-    pub fn t_span(&self) -> Vec<f64> {
-        let n = self.times.max(2);
-        (0..n).map(|i| i as f64 / (n - 1) as f64).collect()
-    }
+/// `linspace(0, 1, n)`, `n ≥ 2`.
+fn depths(n: usize) -> Vec<f64> {
+    (0..n).map(|i| i as f64 / (n - 1) as f64).collect()
+}
 
+impl MoonsExperiment {
     /// The Neural ODE's config.
     pub fn ode(&self) -> NeuralOdeConfig {
         NeuralOdeConfig::new().with_options(
@@ -98,9 +94,7 @@ pub struct MoonsModel<B: Backend> {
 
 impl<B: Backend> MoonsModel<B> {
     fn t_span(&self) -> Vec<f64> {
-        (0..self.times)
-            .map(|i| i as f64 / (self.times - 1) as f64)
-            .collect()
+        depths(self.times)
     }
 
     /// The trajectories `[times, batch, 2]` of a batch of points.
@@ -198,7 +192,7 @@ pub fn train(
         .map_err(|e| run_error("Neural ODE", e))?;
     let model = MoonsModel {
         ode,
-        times: config.t_span().len(),
+        times: config.times.max(2),
     };
 
     let loader_train = DataLoaderBuilder::new(PointBatcher)
@@ -209,7 +203,7 @@ pub fn train(
         .batch_size(config.batch_size)
         .build(valid.clone());
     let learner = Learner::new(model, AdamConfig::new().init(), config.learning_rate);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(AccuracyMetric::new())
         .metric_valid_numeric(AccuracyMetric::new())
         .metric_train_numeric(LossMetric::new())
@@ -219,13 +213,7 @@ pub fn train(
         >::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer);
+    let (model, train_seconds) = launch(training, learner, progress);
 
     save_model(model.clone(), artifacts)?;
     let valid_accuracy = fraction_correct(
@@ -284,7 +272,7 @@ fn plot<B: Backend>(
     // Trajectories of 128 points over depth, 21 times.
     let shown = &items[..items.len().min(128)];
     let points: Vec<f32> = shown.iter().flat_map(|i| i.point).collect();
-    let t_span: Vec<f64> = (0..=20).map(|i| i as f64 / 20.0).collect();
+    let t_span = depths(21);
     let x = Tensor::<B, 2>::from_data(
         burn::tensor::TensorData::new(points, [shown.len(), 2]),
         device,

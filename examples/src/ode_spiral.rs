@@ -7,9 +7,7 @@
 //! and is scored by the L1 distance to the window. Validation integrates the whole trajectory
 //! from y0 — the number that must fall.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -23,14 +21,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use burn::train::metric::LossMetric;
 use burn::train::{
-    InferenceStep, Learner, LearningResult, RegressionOutput, SupervisedTraining, TrainOutput,
-    TrainStep,
+    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::EpochLines;
+use crate::progress::launch;
 use crate::sequence_classification::{
     Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
 };
@@ -297,7 +294,7 @@ pub fn train(
         .init()
         .map_err(|e| run_error("learning-rate schedule", e))?;
     let learner = Learner::new(model, optimizer, schedule);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .with_file_checkpointer(burn::record::NamedMpkFileRecorder::<
@@ -305,13 +302,7 @@ pub fn train(
         >::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer);
+    let (model, train_seconds) = launch(training, learner, progress);
     save_model(model.clone(), artifacts)?;
     let final_l1 = l1(&model);
 

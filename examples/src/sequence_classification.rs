@@ -1,8 +1,6 @@
 //! Sequence classification with a stack of liquid neurons, trained by burn-train's Learner.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -18,8 +16,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, LearningResult, SupervisedTraining, TrainOutput,
-    TrainStep,
+    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::{LiquidClassifier, LiquidClassifierConfig, LiquidStackConfig};
 use ltc_datasets::{
@@ -28,7 +25,7 @@ use ltc_datasets::{
 };
 
 use crate::backend;
-use crate::progress::EpochLines;
+use crate::progress::launch;
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -237,7 +234,7 @@ pub fn train(
         .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
         .init();
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(AccuracyMetric::new())
         .metric_valid_numeric(AccuracyMetric::new())
         .metric_train_numeric(LossMetric::new())
@@ -245,14 +242,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer); // leaves the dashboard's screen before anything is printed
+    let (model, train_seconds) = launch(training, learner, progress);
 
     save_model(model.clone(), artifacts)?;
     let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);

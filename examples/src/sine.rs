@@ -2,9 +2,7 @@
 //! trained by burn-train's Learner with ncps's settings (Adam, lr 0.01, gradient norm clipped
 //! at 1, 400 optimiser steps on the one 48-point sequence).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -16,8 +14,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::LossMetric;
 use burn::train::{
-    InferenceStep, Learner, LearningResult, RegressionOutput, SupervisedTraining, TrainOutput,
-    TrainStep,
+    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ltc::{Ltc, LtcConfig};
 use ltc_burn::optim::clip_grad_norm;
@@ -26,7 +23,7 @@ use ltc_wirings::AutoNcp;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::EpochLines;
+use crate::progress::launch;
 use crate::sequence_classification::{
     Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
 };
@@ -144,19 +141,13 @@ pub fn train(
         clip_norm: config.clip_norm,
     };
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(1)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer);
+    let (model, train_seconds) = launch(training, learner, progress);
     save_model(model.clone(), artifacts)?;
 
     let (mse, prediction) = evaluate(&model, &item, &device);

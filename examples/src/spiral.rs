@@ -8,9 +8,7 @@
 //! step) scores about 1.0 and every number below 1 is skill. The first `warmup` steps of each
 //! window, where the network has seen too little, are left out of loss and metrics.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -24,8 +22,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use burn::train::metric::LossMetric;
 use burn::train::{
-    InferenceStep, Learner, LearningResult, RegressionOutput, SupervisedTraining, TrainOutput,
-    TrainStep,
+    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ltc::{Ltc, LtcConfig};
 use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesDataset, Spiral, SpiralConfig};
@@ -33,7 +30,7 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::EpochLines;
+use crate::progress::launch;
 use crate::sequence_classification::{
     Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
 };
@@ -281,19 +278,13 @@ pub fn train(
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let mut training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
+    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    if progress == Progress::Plain || !std::io::stdout().is_terminal() {
-        training = training.renderer(EpochLines::new());
-    }
-    let start = Instant::now();
-    let LearningResult { model, renderer } = training.launch(learner);
-    let train_seconds = start.elapsed().as_secs_f64();
-    drop(renderer);
+    let (model, train_seconds) = launch(training, learner, progress);
 
     save_model(model.clone(), artifacts)?;
     let (valid_mse, baseline_mse) = evaluate(&model, spiral.valid(), config.batch_size, &device);
