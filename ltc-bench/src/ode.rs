@@ -145,8 +145,8 @@ pub fn print(ours: &Value, peer: Option<&Value>) {
         }
     );
     println!(
-        "{:<34} | {:>10} {:>12} {:>8} | {:>10} {:>12} {:>6}",
-        "measure", "ltc-burn", "torchdiffeq", "ratio", "", "", ""
+        "{:<34} | {:>10} {:>12} {:>8}",
+        "measure", "ltc-burn", "torchdiffeq", "ratio"
     );
     for (key, label, is_time) in [
         ("nfe_forward", "forward function evaluations", false),

@@ -234,7 +234,7 @@ where
             .grad(&grads)
             .map(|g| g.reshape([n]).neg())
             .unwrap_or_else(|| dy.zeros_like());
-        let mut parts = vec![dy.clone(), da];
+        let mut parts = vec![dy, da];
         if p > 0 {
             let mut collect = Collect::<B> {
                 grads: &grads,

@@ -329,8 +329,8 @@ const TSIT5_MID: [f64; 7] = {
 mod tests {
     use super::*;
 
-    /// Order conditions up to the method's order (for explicit RK, order ≤ 5 needs the
-    /// conditions below; we check those up to min(order, 4) plus the row-sum condition).
+    /// Order conditions for `weights` up to `order`: all conditions up to order 4, and two of
+    /// order 5's nine (`Σb·c⁴` and `Σb·a·a·a·c`).
     fn order_conditions(t: &ButcherTableau, weights: &[f64], order: u32, tol: f64, name: &str) {
         let s = t.stages();
         let a = |i: usize, j: usize| t.a[i].get(j).copied().unwrap_or(0.0);
