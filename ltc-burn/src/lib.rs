@@ -40,12 +40,14 @@
 pub mod activation;
 pub mod cfc;
 mod error;
+pub mod import;
 pub mod liquid;
 pub mod ltc;
 mod memory;
 pub mod ode;
 pub mod optim;
 mod param;
+pub mod persist;
 mod sequence;
 mod shape;
 pub mod wiring;

@@ -34,6 +34,8 @@ use ltc_burn::ltc::{Ltc, LtcCellConfig, LtcConfig, LtcState, Mapping, Positivity
 use ltc_wirings::Wiring;
 use serde_json::Value;
 
+pub mod checkpoint;
+
 /// The project's copy of the ncps fixtures (`fixtures/ncps` at the workspace root).
 pub fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -407,9 +409,8 @@ fn wiring(fixture: &Fixture) -> Result<Wiring, String> {
     serde_json::from_value(fixture.json["wiring"].clone()).map_err(|e| format!("wiring: {e}"))
 }
 
-fn usize_of(fixture: &Fixture, key: &str) -> Result<usize, String> {
-    fixture
-        .config(key)
+fn usize_of(config: &Value, key: &str) -> Result<usize, String> {
+    config[key]
         .as_u64()
         .map(|v| v as usize)
         .ok_or_else(|| format!("config.{key}: missing or not an integer"))
@@ -417,32 +418,40 @@ fn usize_of(fixture: &Fixture, key: &str) -> Result<usize, String> {
 
 /// Builds the ncps `LTC` a fixture describes, with the fixture's parameters.
 pub fn build_ltc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Ltc<B>, String> {
-    let mapping = |key: &str| match fixture.config(key).as_str() {
+    let ltc = ltc_config(&fixture.json["config"], wiring(fixture)?)?
+        .init::<B>(device)
+        .map_err(|e| e.to_string())?;
+    load_params(fixture, ltc, device)
+}
+
+/// The ltc-burn config of ncps's `LTC(input_size, wiring, **config)`, from the constructor
+/// arguments as the fixtures record them (`input_mapping`, `ode_unfolds`,
+/// `implicit_param_constraints`, ...).
+pub fn ltc_config(config: &Value, wiring: Wiring) -> Result<LtcConfig, String> {
+    let mapping = |key: &str| match config[key].as_str() {
         Some("affine") => Ok(Mapping::Affine),
         Some("linear") => Ok(Mapping::Linear),
         None => Ok(Mapping::Identity),
         Some(other) => Err(format!("config.{key}: unknown mapping {other:?}")),
     };
-    let positivity = match fixture.config("implicit_param_constraints").as_bool() {
+    let positivity = match config["implicit_param_constraints"].as_bool() {
         Some(true) => Positivity::Softplus,
         Some(false) => Positivity::Clip,
         None => return Err("config.implicit_param_constraints: missing".into()),
     };
-    let cell = LtcCellConfig::new(wiring(fixture)?)
+    let cell = LtcCellConfig::new(wiring)
         .with_input_mapping(mapping("input_mapping")?)
         .with_output_mapping(mapping("output_mapping")?)
-        .with_ode_unfolds(usize_of(fixture, "ode_unfolds")?)
-        .with_epsilon(fixture.config("epsilon").as_f64().ok_or("config.epsilon")?)
+        .with_ode_unfolds(usize_of(config, "ode_unfolds")?)
+        .with_epsilon(config["epsilon"].as_f64().ok_or("config.epsilon")?)
         .with_positivity(positivity);
-    let config = LtcConfig::new(cell)
-        .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
-        .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
-    let ltc = config.init::<B>(device).map_err(|e| e.to_string())?;
-    load_params(fixture, ltc, device)
+    Ok(LtcConfig::new(cell)
+        .with_mixed_memory(config["mixed_memory"].as_bool().unwrap_or(false))
+        .with_batch_first(config["batch_first"].as_bool().unwrap_or(true)))
 }
 
-fn cfc_mode(fixture: &Fixture) -> Result<CfcMode, String> {
-    match fixture.config("mode").as_str() {
+fn cfc_mode(config: &Value) -> Result<CfcMode, String> {
+    match config["mode"].as_str() {
         Some("default") | None => Ok(CfcMode::Default),
         Some("pure") => Ok(CfcMode::Pure),
         Some("no_gate") => Ok(CfcMode::NoGate),
@@ -450,13 +459,21 @@ fn cfc_mode(fixture: &Fixture) -> Result<CfcMode, String> {
     }
 }
 
-fn proj_size(fixture: &Fixture) -> Option<usize> {
-    fixture.config("proj_size").as_u64().map(|p| p as usize)
+fn proj_size(config: &Value) -> Option<usize> {
+    config["proj_size"].as_u64().map(|p| p as usize)
 }
 
 /// Builds the ncps `CfC` (integer `units`) a fixture describes, with the fixture's parameters.
 pub fn build_cfc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Cfc<B>, String> {
-    let activation = match fixture.config("activation").as_str() {
+    let cfc = cfc_config(&fixture.json["config"])?
+        .init::<B>(device)
+        .map_err(|e| e.to_string())?;
+    load_params(fixture, cfc, device)
+}
+
+/// The ltc-burn config of ncps's `CfC(input_size, units, **config)` with an integer `units`.
+pub fn cfc_config(config: &Value) -> Result<CfcConfig, String> {
+    let activation = match config["activation"].as_str() {
         Some("lecun_tanh") | None => Activation::LecunTanh,
         Some("silu") => Activation::Silu,
         Some("relu") => Activation::Relu,
@@ -464,22 +481,17 @@ pub fn build_cfc<B: Backend>(fixture: &Fixture, device: &B::Device) -> Result<Cf
         Some("gelu") => Activation::Gelu,
         Some(other) => return Err(format!("config.activation: unknown activation {other:?}")),
     };
-    let cell = CfcCellConfig::new(
-        usize_of(fixture, "input_size")?,
-        usize_of(fixture, "units")?,
-    )
-    .with_mode(cfc_mode(fixture)?)
-    .with_activation(activation)
-    .with_backbone_units(usize_of(fixture, "backbone_units")?)
-    .with_backbone_layers(usize_of(fixture, "backbone_layers")?)
-    .with_backbone_dropout(fixture.config("backbone_dropout").as_f64().unwrap_or(0.0))
-    .with_ncps_compat(true);
-    let config = CfcConfig::new(cell)
-        .with_proj_size(proj_size(fixture))
-        .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
-        .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
-    let cfc = config.init::<B>(device).map_err(|e| e.to_string())?;
-    load_params(fixture, cfc, device)
+    let cell = CfcCellConfig::new(usize_of(config, "input_size")?, usize_of(config, "units")?)
+        .with_mode(cfc_mode(config)?)
+        .with_activation(activation)
+        .with_backbone_units(usize_of(config, "backbone_units")?)
+        .with_backbone_layers(usize_of(config, "backbone_layers")?)
+        .with_backbone_dropout(config["backbone_dropout"].as_f64().unwrap_or(0.0))
+        .with_ncps_compat(true);
+    Ok(CfcConfig::new(cell)
+        .with_proj_size(proj_size(config))
+        .with_mixed_memory(config["mixed_memory"].as_bool().unwrap_or(false))
+        .with_batch_first(config["batch_first"].as_bool().unwrap_or(true)))
 }
 
 /// Builds the ncps `CfC` on a wiring (`WiredCfCCell`) a fixture describes, with the fixture's
@@ -488,59 +500,31 @@ pub fn build_wired_cfc<B: Backend>(
     fixture: &Fixture,
     device: &B::Device,
 ) -> Result<WiredCfc<B>, String> {
-    let cell = WiredCfcCellConfig::new(wiring(fixture)?)
-        .with_mode(cfc_mode(fixture)?)
-        .with_ncps_compat(true);
-    let config = WiredCfcConfig::new(cell)
-        .with_proj_size(proj_size(fixture))
-        .with_mixed_memory(fixture.config("mixed_memory").as_bool().unwrap_or(false))
-        .with_batch_first(fixture.config("batch_first").as_bool().unwrap_or(true));
-    let cfc = config.init::<B>(device).map_err(|e| e.to_string())?;
+    let cfc = wired_cfc_config(&fixture.json["config"], wiring(fixture)?)?
+        .init::<B>(device)
+        .map_err(|e| e.to_string())?;
     load_params(fixture, cfc, device)
+}
+
+/// The ltc-burn config of ncps's `CfC(input_size, wiring, **config)`.
+pub fn wired_cfc_config(config: &Value, wiring: Wiring) -> Result<WiredCfcConfig, String> {
+    let cell = WiredCfcCellConfig::new(wiring)
+        .with_mode(cfc_mode(config)?)
+        .with_ncps_compat(true);
+    Ok(WiredCfcConfig::new(cell)
+        .with_proj_size(proj_size(config))
+        .with_mixed_memory(config["mixed_memory"].as_bool().unwrap_or(false))
+        .with_batch_first(config["batch_first"].as_bool().unwrap_or(true)))
 }
 
 fn pointer_escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
-/// The ncps (PyTorch `named_parameters`) name of a parameter at Burn module path `path`
-/// (e.g. `cell.layers.1.ff1.weight` → `rnn_cell.layer_1.ff1.weight`), and whether it is a
-/// Linear weight, stored `[in, out]` in Burn and `(out, in)` in PyTorch.
-///
-/// `backbone_dropout` matters because ncps numbers its backbone `Sequential` with a `Dropout`
-/// entry after every layer but the first when dropout is on.
-pub fn ncps_name(path: &str, backbone_dropout: bool) -> (String, bool) {
-    let parts: Vec<&str> = path.split('.').collect();
-    let mut out: Vec<String> = Vec::with_capacity(parts.len());
-    let mut i = 0;
-    while i < parts.len() {
-        let part = parts[i];
-        let next = parts.get(i + 1).and_then(|p| p.parse::<usize>().ok());
-        match (part, next) {
-            ("cell", _) if i == 0 => out.push("rnn_cell".into()),
-            ("layers", Some(l)) => {
-                out.push(format!("layer_{l}"));
-                i += 1;
-            }
-            ("backbone", Some(k)) => {
-                let per_layer = if backbone_dropout { 3 } else { 2 };
-                let index = if k == 0 { 0 } else { 2 + (k - 1) * per_layer };
-                out.push(format!("backbone.{index}"));
-                i += 1;
-            }
-            ("a", _) if i + 1 == parts.len() => out.push("A".into()),
-            _ => out.push(part.into()),
-        }
-        i += 1;
-    }
-    let name = out.join(".");
-    let linear_weight = name.ends_with(".weight");
-    (name, linear_weight)
-}
+pub use ltc_burn::import::ncps_name;
 
 fn has_backbone_dropout(fixture: &Fixture) -> bool {
-    fixture
-        .config("backbone_dropout")
+    fixture.json["config"]["backbone_dropout"]
         .as_f64()
         .is_some_and(|p| p > 0.0)
 }

@@ -20,6 +20,7 @@ use crate::activation::softplus;
 /// |---|---|---|---|
 /// | [`Softplus`](Self::Softplus) | `softplus(raw)` | nothing | `implicit_param_constraints=True` (the `LTC` wrapper's default) |
 /// | [`Clip`](Self::Clip) | `raw` | `raw ← max(raw, 0)` | `implicit_param_constraints=False` + `apply_weight_constraints()` |
+/// | [`Unconstrained`](Self::Unconstrained) | `raw` | nothing | `implicit_param_constraints=False` without `apply_weight_constraints()` |
 ///
 /// In `Clip` mode the clip is automatic: every Burn optimiser (and so burn-train's `Learner`)
 /// updates parameters through [`Module::map`], and a [`PositiveParam`] clips itself right after
@@ -35,6 +36,10 @@ pub enum Positivity {
     /// Identity on use, clipped to `≥ 0` after every optimiser step (ncps's explicit
     /// constraints).
     Clip,
+    /// Identity on use and never clipped: what ncps computes in explicit mode when
+    /// `apply_weight_constraints()` is never called (nothing in ncps calls it). Only for
+    /// importing such checkpoints exactly: values may go negative.
+    Unconstrained,
 }
 
 /// A float parameter kept positive according to a [`Positivity`] mode.
@@ -57,7 +62,7 @@ impl<B: Backend, const D: usize> PositiveParam<B, D> {
     pub fn new(param: Param<Tensor<B, D>>, positivity: Positivity) -> Self {
         let wrapped = Self { param, positivity };
         match positivity {
-            Positivity::Softplus => wrapped,
+            Positivity::Softplus | Positivity::Unconstrained => wrapped,
             Positivity::Clip => wrapped.clipped(),
         }
     }
@@ -66,14 +71,14 @@ impl<B: Backend, const D: usize> PositiveParam<B, D> {
     pub fn value(&self) -> Tensor<B, D> {
         match self.positivity {
             Positivity::Softplus => softplus(self.param.val()),
-            Positivity::Clip => self.param.val(),
+            Positivity::Clip | Positivity::Unconstrained => self.param.val(),
         }
     }
 
     /// `raw ← max(raw, 0)` in [`Positivity::Clip`] mode (ncps's `apply_weight_constraints`);
     /// a no-op in `Softplus` mode. The parameter keeps its id, so optimiser state stays attached.
     pub fn clipped(self) -> Self {
-        if self.positivity == Positivity::Softplus {
+        if self.positivity != Positivity::Clip {
             return self;
         }
         let param = self.param.map(|tensor| {
