@@ -16,7 +16,7 @@ use clap::{Parser, ValueEnum};
 use ltc_datasets::MovingBlobsConfig;
 use ltc_examples::backend;
 use ltc_examples::embed::{EmbedConfig, LiquidKind, train};
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::run::RunArgs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LiquidArg {
@@ -61,9 +61,8 @@ struct Args {
     /// Folder for the config, checkpoints, logs and the trained model.
     #[arg(long, default_value = "artifacts/embed")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error if the final validation accuracy is below this fraction.
     #[arg(long)]
     require_accuracy: Option<f64>,
@@ -88,11 +87,7 @@ fn main() -> ExitCode {
     .with_train_size(args.train_size)
     .with_valid_size(args.valid_size)
     .with_seed(args.seed);
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
+    let options = args.run.options();
     println!(
         "training Conv2d → {liquid:?}({}) → Linear on moving blobs ({} frames of {}×{}) on {} for {} epochs",
         args.units,
@@ -102,7 +97,7 @@ fn main() -> ExitCode {
         backend::name(),
         args.epochs
     );
-    let report = match train(&config, &args.artifacts, progress) {
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use ltc_examples::backend;
 use ltc_examples::moons::{MoonsExperiment, train};
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::run::RunArgs;
 
 /// Train a Neural ODE classifier on two moons.
 #[derive(Parser, Debug)]
@@ -40,9 +40,8 @@ struct Args {
     /// Folder for the config, checkpoints, logs, plots and the trained model.
     #[arg(long, default_value = "artifacts/moons")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error if the final validation accuracy is below this fraction.
     #[arg(long)]
     require_accuracy: Option<f64>,
@@ -57,11 +56,7 @@ fn main() -> ExitCode {
         .with_hidden(args.hidden)
         .with_tolerance(args.tolerance)
         .with_seed(args.seed);
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
+    let options = args.run.options();
     println!(
         "training a Neural ODE (Linear(2, {}) → tanh → Linear({}, 2), Dopri5, adjoint) on two \
          moons, {} epochs on {}",
@@ -70,7 +65,7 @@ fn main() -> ExitCode {
         args.epochs,
         backend::name()
     );
-    let report = match train(&config, &args.artifacts, progress) {
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

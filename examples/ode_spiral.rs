@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use ltc_examples::backend;
 use ltc_examples::ode_spiral::{OdeSpiralExperiment, train};
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::run::RunArgs;
 
 /// Learn the spiral ODE from its trajectory.
 #[derive(Parser, Debug)]
@@ -31,9 +31,8 @@ struct Args {
     /// Folder for the config, checkpoints, logs, the plot and the trained model.
     #[arg(long, default_value = "artifacts/ode_spiral")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error unless the full-trajectory L1 falls by at least this factor.
     #[arg(long)]
     require_drop: Option<f64>,
@@ -45,17 +44,13 @@ fn main() -> ExitCode {
         .with_epochs(args.epochs)
         .with_learning_rate(args.lr)
         .with_seed(args.seed);
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
+    let options = args.run.options();
     println!(
         "learning y' = y³A with an MLP vector field (Dopri5, back-propagation), {} epochs on {}",
         args.epochs,
         backend::name()
     );
-    let report = match train(&config, &args.artifacts, progress) {
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

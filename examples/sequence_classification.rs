@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ltc_examples::backend;
-use ltc_examples::sequence_classification::{ExperimentConfig, Progress, train};
+use ltc_examples::run::RunArgs;
+use ltc_examples::sequence_classification::{ExperimentConfig, infer, train};
 
 /// Train a liquid-neuron classifier on the sine-frequency task.
 #[derive(Parser, Debug)]
@@ -45,9 +46,8 @@ struct Args {
     /// Folder for the config, checkpoints, logs and the trained model.
     #[arg(long, default_value = "artifacts/sequence_classification")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error if the final validation accuracy is below this fraction.
     #[arg(long)]
     require_accuracy: Option<f64>,
@@ -64,11 +64,24 @@ fn main() -> ExitCode {
         .with_seed(args.seed);
     config.model.stack = ExperimentConfig::stack(&config.data, args.hidden, args.layers);
 
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
+    if args.run.infer {
+        return match infer(&args.artifacts, args.valid_size) {
+            Ok(accuracy) => {
+                println!(
+                    "accuracy of the saved model in {} on {} new sequences: {:.2} %",
+                    args.artifacts.display(),
+                    args.valid_size,
+                    100.0 * accuracy
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let options = args.run.options();
     println!(
         "training a liquid classifier ({} x {} neurons) on {} for {} epochs",
         args.layers,
@@ -76,7 +89,7 @@ fn main() -> ExitCode {
         backend::name(),
         args.epochs
     );
-    let report = match train(&config, &args.artifacts, progress) {
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

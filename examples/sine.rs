@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ltc_examples::backend;
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::run::RunArgs;
 use ltc_examples::sine::{SineExperiment, train};
 
 /// Train an LTC on ncps's first-steps sine task.
@@ -35,9 +35,8 @@ struct Args {
     /// Folder for config, checkpoint, logs, model and plot.
     #[arg(long, default_value = "artifacts/sine")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error if the final MSE is above this value.
     #[arg(long)]
     require_mse: Option<f64>,
@@ -56,12 +55,8 @@ fn main() -> ExitCode {
         args.steps,
         backend::name()
     );
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
-    let report = match train(&config, &args.artifacts, progress) {
+    let options = args.run.options();
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

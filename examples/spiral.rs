@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use ltc_datasets::SpiralConfig;
 use ltc_examples::backend;
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::run::RunArgs;
 use ltc_examples::spiral::{SpiralExperiment, WiringKind, train};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -57,9 +57,8 @@ struct Args {
     /// Folder for config, checkpoints, logs, model and plots.
     #[arg(long, default_value = "artifacts/spiral")]
     artifacts: PathBuf,
-    /// Plain progress lines even on a terminal (no dashboard).
-    #[arg(long)]
-    plain: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Exit with an error unless the model's validation MSE is at least this many times lower
     /// than the last-point baseline's.
     #[arg(long)]
@@ -91,12 +90,8 @@ fn main() -> ExitCode {
         backend::name(),
         args.epochs
     );
-    let progress = if args.plain {
-        Progress::Plain
-    } else {
-        Progress::Auto
-    };
-    let report = match train(&config, &args.artifacts, progress) {
+    let options = args.run.options();
+    let report = match train(&config, &args.artifacts, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

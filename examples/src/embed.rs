@@ -25,10 +25,8 @@ use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlob
 use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
 use crate::backend;
-use crate::progress::launch;
-use crate::sequence_classification::{
-    Progress, RunError, fraction_correct, fresh_artifacts, run_error, save_config, save_model,
-};
+use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Which liquid layer reads the frame features.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -260,12 +258,11 @@ pub struct Report {
 pub fn train(
     config: &EmbedConfig,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<Report, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     B::seed(&device, config.seed);
     let train = MovingBlobs::new(config.data.clone(), config.train_size, config.seed)
@@ -298,7 +295,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
     Ok(Report {

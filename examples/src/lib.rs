@@ -9,6 +9,7 @@ pub mod moons;
 pub mod ode_spiral;
 pub mod plot;
 pub mod progress;
+pub mod run;
 pub mod sequence_classification;
 pub mod sine;
 pub mod spiral;

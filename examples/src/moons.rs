@@ -26,10 +26,8 @@ use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::launch;
-use crate::sequence_classification::{
-    Progress, RunError, fraction_correct, fresh_artifacts, run_error, save_config, save_model,
-};
+use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -172,12 +170,11 @@ pub struct MoonsReport {
 pub fn train(
     config: &MoonsExperiment,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<MoonsReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     B::seed(&device, config.seed);
     let train = Moons::new(config.train_size, config.noise, config.seed)
         .map_err(|e| run_error("training data", e))?;
@@ -213,7 +210,7 @@ pub fn train(
         >::new())
         .num_epochs(config.epochs)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
     let valid_accuracy = fraction_correct(

@@ -27,10 +27,8 @@ use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::launch;
-use crate::sequence_classification::{
-    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
-};
+use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The true system's matrix.
 pub const TRUE_A: [[f32; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
@@ -206,12 +204,11 @@ pub struct OdeSpiralReport {
 pub fn train(
     config: &OdeSpiralExperiment,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<OdeSpiralReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     if config.points < config.window + 1 || config.window < 2 {
         return Err(RunError(format!(
             "points = {} and window = {}: need window ≥ 2 and points > window",
@@ -302,7 +299,7 @@ pub fn train(
         >::new())
         .num_epochs(config.epochs)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
     save_model(model.clone(), artifacts)?;
     let final_l1 = l1(&model);
 

@@ -93,27 +93,3 @@ impl MetricsRenderer for EpochLines {
         self.names.insert(definition.metric_id, definition.name);
     }
 }
-
-/// Runs a configured training: burn-train's dashboard on a terminal unless `progress` asks for
-/// plain lines (or stdout is not a terminal), then leaves the dashboard's screen before anything
-/// is printed. Returns the trained (inference) model and the wall-clock training time in seconds.
-pub fn launch<LC>(
-    mut training: burn::train::SupervisedTraining<LC>,
-    learner: burn::train::Learner<LC>,
-    progress: crate::sequence_classification::Progress,
-) -> (LC::InferenceModel, f64)
-where
-    LC: burn::train::LearningComponentsTypes + Send + 'static,
-{
-    use std::io::IsTerminal;
-    if progress == crate::sequence_classification::Progress::Plain
-        || !std::io::stdout().is_terminal()
-    {
-        training = training.renderer(EpochLines::new());
-    }
-    let start = std::time::Instant::now();
-    let burn::train::LearningResult { model, renderer } = training.launch(learner);
-    let seconds = start.elapsed().as_secs_f64();
-    drop(renderer);
-    (model, seconds)
-}

@@ -25,7 +25,7 @@ use ltc_datasets::{
 };
 
 use crate::backend;
-use crate::progress::launch;
+use crate::run::{RunOptions, launch, prepare_artifacts};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -202,12 +202,11 @@ pub fn fresh_artifacts(artifacts: &Path) -> Result<(), RunError> {
 pub fn train(
     config: &ExperimentConfig,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<Report, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
@@ -242,7 +241,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
     let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
@@ -294,4 +293,27 @@ pub fn fraction_correct<B: Backend, I, T>(
             .to_usize();
     }
     correct as f64 / data.len() as f64
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` (its `config.json` and `model.mpk`)
+/// on the inference backend (no autodiff) and returns its accuracy on `size` newly drawn
+/// sequences (a seed neither training nor validation used).
+pub fn infer(artifacts: &Path, size: usize) -> Result<f64, RunError> {
+    type B = backend::Backend;
+    let device = backend::device();
+    let config: ExperimentConfig = ltc_burn::persist::load_config(&artifacts.join("config.json"))
+        .map_err(|e| run_error("--infer", e))?;
+    let net = config
+        .model
+        .init::<B>(&device)
+        .map_err(|e| run_error("model", e))?;
+    let model = ltc_burn::persist::load_weights(
+        SequenceClassifier { net },
+        &artifacts.join("model.mpk"),
+        &device,
+    )
+    .map_err(|e| run_error("--infer", e))?;
+    let data = SineFrequencyDataset::new(config.data.clone(), size, config.seed ^ 0x1f3d)
+        .map_err(|e| run_error("data", e))?;
+    Ok(accuracy(&model, &data, config.batch_size, &device))
 }

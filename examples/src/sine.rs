@@ -23,10 +23,8 @@ use ltc_wirings::AutoNcp;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::launch;
-use crate::sequence_classification::{
-    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
-};
+use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -111,12 +109,11 @@ pub struct SineReport {
 pub fn train(
     config: &SineExperiment,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<SineReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     B::seed(&device, config.seed);
     let wiring = AutoNcp::new(config.units, 1)
         .build(2)
@@ -147,7 +144,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(1)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
     save_model(model.clone(), artifacts)?;
 
     let (mse, prediction) = evaluate(&model, &item, &device);

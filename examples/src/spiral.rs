@@ -30,10 +30,8 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::progress::launch;
-use crate::sequence_classification::{
-    Progress, RunError, fresh_artifacts, run_error, save_config, save_model,
-};
+use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The wiring of the LTC.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -247,12 +245,11 @@ pub fn evaluate<B: Backend>(
 pub fn train(
     config: &SpiralExperiment,
     artifacts: &Path,
-    progress: Progress,
+    options: &RunOptions,
 ) -> Result<SpiralReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    fresh_artifacts(artifacts)?;
-    save_config(config, artifacts)?;
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     let spiral = Spiral::new(&config.data).map_err(|e| run_error("data", e))?;
     let step_scale = rms_step(spiral.train());
@@ -284,7 +281,7 @@ pub fn train(
         .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
         .num_epochs(config.epochs)
         .summary();
-    let (model, train_seconds) = launch(training, learner, progress);
+    let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
     let (valid_mse, baseline_mse) = evaluate(&model, spiral.valid(), config.batch_size, &device);

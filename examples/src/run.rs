@@ -1,0 +1,186 @@
+//! What every training example shares: the run options (`--plain`, `--resume`, `--devices`,
+//! `--infer`), the artifacts folder, resuming from the Learner's checkpoints and data-parallel
+//! training on several devices through burn-train's multi-device strategy.
+
+use std::path::Path;
+
+use burn::config::Config;
+use burn::train::{
+    ExecutionStrategy, Learner, LearningComponentsTypes, LearningResult, MultiDeviceOptim,
+    SupervisedTraining,
+};
+
+use crate::backend;
+use crate::progress::EpochLines;
+use crate::sequence_classification::{Progress, RunError, fresh_artifacts, run_error, save_config};
+
+/// The command-line options every training example takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Plain progress lines even on a terminal (no dashboard).
+    #[arg(long)]
+    pub plain: bool,
+    /// Continue from the last checkpoint in the artifacts folder (model, optimiser and
+    /// scheduler, written after every epoch). The options must be those of the interrupted
+    /// run; `--epochs` may be raised.
+    #[arg(long)]
+    pub resume: bool,
+    /// Train data-parallel on this many devices with burn-train's multi-device strategy (the
+    /// optimiser on the first): GPUs 0..N with `--features wgpu`, N handles of the CPU on
+    /// ndarray.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Do not train: load the model saved in the artifacts folder (config.json + model.mpk)
+    /// and run it on newly drawn data.
+    #[arg(long)]
+    pub infer: bool,
+}
+
+impl RunArgs {
+    /// The options a training run needs.
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            progress: if self.plain {
+                Progress::Plain
+            } else {
+                Progress::Auto
+            },
+            resume: self.resume,
+            devices: self.devices,
+        }
+    }
+}
+
+/// How a training run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Dashboard or plain lines.
+    pub progress: Progress,
+    /// Continue from the last checkpoint.
+    pub resume: bool,
+    /// Devices to train on (data-parallel when more than one).
+    pub devices: usize,
+}
+
+impl RunOptions {
+    /// A fresh run on one device, with the given progress display.
+    pub fn new(progress: Progress) -> Self {
+        Self {
+            progress,
+            resume: false,
+            devices: 1,
+        }
+    }
+}
+
+/// The last epoch whose model, optimiser and scheduler checkpoints are all in
+/// `artifacts/checkpoint`.
+pub fn last_checkpoint(artifacts: &Path) -> Option<usize> {
+    let dir = artifacts.join("checkpoint");
+    let entries = std::fs::read_dir(&dir).ok()?;
+    entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| {
+            name.strip_prefix("model-")?
+                .strip_suffix(".mpk")?
+                .parse::<usize>()
+                .ok()
+        })
+        .filter(|epoch| {
+            ["optim", "scheduler"]
+                .iter()
+                .all(|part| dir.join(format!("{part}-{epoch}.mpk")).is_file())
+        })
+        .max()
+}
+
+/// Prepares the artifacts folder: a fresh run clears the earlier run's logs and checkpoints and
+/// writes `config.json`; a resumed run checks that `config.json` describes the same run (only
+/// `epochs` may differ), keeps the logs and returns the epoch to resume from.
+pub fn prepare_artifacts<C: Config>(
+    config: &C,
+    artifacts: &Path,
+    options: &RunOptions,
+) -> Result<Option<usize>, RunError> {
+    if options.devices == 0 {
+        return Err(RunError("--devices 0: train on at least one device".into()));
+    }
+    if !options.resume {
+        fresh_artifacts(artifacts)?;
+        save_config(config, artifacts)?;
+        return Ok(None);
+    }
+    let path = artifacts.join("config.json");
+    let saved = std::fs::read_to_string(&path)
+        .map_err(|e| run_error(format_args!("--resume: cannot read {}", path.display()), e))?;
+    let comparable = |json: &str| -> Result<serde_json::Value, RunError> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| run_error(path.display(), e))?;
+        if let Some(object) = value.as_object_mut() {
+            object.remove("epochs");
+        }
+        Ok(value)
+    };
+    let ours = serde_json::to_string(config).map_err(|e| run_error("config", e))?;
+    if comparable(&saved)? != comparable(&ours)? {
+        return Err(RunError(format!(
+            "--resume: {} describes another run; resume with the options of the interrupted \
+             run (only --epochs may change), or start afresh without --resume",
+            path.display()
+        )));
+    }
+    let epoch = last_checkpoint(artifacts).ok_or_else(|| {
+        RunError(format!(
+            "--resume: no complete checkpoint in {}; start without --resume",
+            artifacts.join("checkpoint").display()
+        ))
+    })?;
+    save_config(config, artifacts)?;
+    Ok(Some(epoch))
+}
+
+/// The devices to train on: GPUs `0..n` with wgpu (one: the default adapter), `n` handles of
+/// the CPU with ndarray.
+pub fn devices(n: usize) -> Vec<burn::tensor::Device<backend::TrainBackend>> {
+    #[cfg(feature = "wgpu")]
+    if n > 1 {
+        return (0..n)
+            .map(burn::backend::wgpu::WgpuDevice::DiscreteGpu)
+            .collect();
+    }
+    vec![backend::device(); n.max(1)]
+}
+
+/// Runs a configured training: burn-train's dashboard on a terminal unless `options` asks for
+/// plain lines (or stdout is not a terminal), from the checkpoint of epoch `resume_from` when
+/// given, data-parallel when `options.devices > 1`; leaves the dashboard's screen before
+/// anything is printed. Returns the trained (inference) model and the wall-clock training time
+/// in seconds.
+pub fn launch<LC>(
+    mut training: SupervisedTraining<LC>,
+    learner: Learner<LC>,
+    options: &RunOptions,
+    resume_from: Option<usize>,
+) -> (LC::InferenceModel, f64)
+where
+    LC: LearningComponentsTypes<Backend = backend::TrainBackend> + Send + 'static,
+{
+    use std::io::IsTerminal;
+    if options.progress == Progress::Plain || !std::io::stdout().is_terminal() {
+        training = training.renderer(EpochLines::new());
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    if options.devices > 1 {
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(devices(options.devices), MultiDeviceOptim::OptimMainDevice)
+                .into(),
+        );
+    }
+    let start = std::time::Instant::now();
+    let LearningResult { model, renderer } = training.launch(learner);
+    let seconds = start.elapsed().as_secs_f64();
+    drop(renderer);
+    (model, seconds)
+}
