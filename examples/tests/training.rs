@@ -7,10 +7,10 @@ use ltc_examples::sequence_classification::{ExperimentConfig, Progress, infer, t
 fn small(epochs: usize) -> ExperimentConfig {
     let mut config = ExperimentConfig::default_run()
         .with_epochs(epochs)
-        .with_train_size(1024)
+        .with_train_size(2048)
         .with_valid_size(256)
         .with_batch_size(32);
-    config.model.stack = ExperimentConfig::stack(&config.data, 16, 2);
+    config.model.stack = ExperimentConfig::stack(&config.data, 32, 2);
     config
 }
 
