@@ -156,20 +156,16 @@ pub fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display)
     RunError(format!("{context}: {error}"))
 }
 
-/// Writes `config.json` into the artifacts folder.
+/// Writes `config.json` into the artifacts folder (through a temporary file and a rename).
 pub fn save_config(config: &impl Config, artifacts: &Path) -> Result<(), RunError> {
-    config
-        .save(artifacts.join("config.json"))
+    ltc_burn::persist::save_config(config, &artifacts.join("config.json"))
         .map_err(|e| run_error("cannot write config.json", e))
 }
 
-/// Writes the trained model as `model.mpk` (full precision) into the artifacts folder.
+/// Writes the trained model as `model.mpk` (full precision) into the artifacts folder (through
+/// a temporary file and a rename).
 pub fn save_model<B: Backend, M: Module<B>>(model: M, artifacts: &Path) -> Result<(), RunError> {
-    model
-        .save_file(
-            artifacts.join("model"),
-            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
-        )
+    ltc_burn::persist::save_weights(model, &artifacts.join("model.mpk"))
         .map_err(|e| run_error("cannot write the model", e))
 }
 

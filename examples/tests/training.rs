@@ -15,11 +15,7 @@ fn small(epochs: usize) -> ExperimentConfig {
 }
 
 fn dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("ltc-examples-tests-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    ltc_testing::test_dir::<ltc_examples::backend::TrainBackend>(name)
 }
 
 /// Two epochs, then `--resume` to four: four epochs checkpointed, and the final

@@ -374,22 +374,15 @@ impl NcpsCheckpoint {
         masks: &[&str],
         device: &B::Device,
     ) -> Result<M, ImportError> {
-        let mut mapper = Loader::<B> {
-            checkpoint: self,
-            device: device.clone(),
-            path: Vec::new(),
-            backbone_dropout,
-            used: masks.iter().map(|m| m.to_string()).collect(),
-            error: None,
-        };
-        let model = model.map(&mut mapper);
-        if let Some(error) = mapper.error {
-            return Err(error);
-        }
+        let (model, mut used) = load_by_ncps_name(model, backbone_dropout, device, |key| {
+            let array = self.tensors.get(key)?;
+            Some(TensorData::new(array.data.clone(), array.shape.clone()))
+        })?;
+        used.extend(masks.iter().map(|m| m.to_string()));
         let unused: Vec<String> = self
             .tensors
             .keys()
-            .filter(|k| !mapper.used.contains(*k))
+            .filter(|k| !used.contains(*k))
             .cloned()
             .collect();
         if !unused.is_empty() {
@@ -406,9 +399,10 @@ impl NcpsCheckpoint {
 ///
 /// ncps stores it as a transposed NumPy view (`torch.from_numpy(np.abs(mask.T))`), i.e. in
 /// column-major storage, and burn-store 0.21.0's PyTorch reader ignores strides (it reads every
-/// tensor as if contiguous: tracel-ai/burn#5383, fixed after 0.21.0 by #5392). The layout is recovered from what ncps always puts there: its last
-/// `n_l` columns (the layer's own state) are all ones. When both readings have that block
-/// and differ, it is an error rather than a guess.
+/// tensor as if contiguous: tracel-ai/burn#5383, fixed after 0.21.0 by #5392). The layout is
+/// recovered from what ncps always puts there: its last `n_l` columns (the layer's own state)
+/// are all ones. When both readings have that block and differ, it is an error rather than a
+/// guess.
 fn wired_mask(key: &str, mask: &Array) -> Result<Array, ImportError> {
     let (n, m) = (mask.shape[0], mask.shape[1]);
     let column_major = Array {
@@ -456,9 +450,37 @@ fn rebuilt(record: WiringRecord) -> Result<Wiring, ImportError> {
         .map_err(|e| ImportError::Config(format!("the wiring from the checkpoint's masks: {e}")))
 }
 
-/// Fills a model's parameters from a checkpoint, by ncps name.
-struct Loader<'a, B: Backend> {
-    checkpoint: &'a NcpsCheckpoint,
+/// Fills every float parameter of `model` from a state dict, by its ncps name
+/// ([`ncps_name`]): `lookup(name)` gives the tensor in PyTorch's layout (Linear weights
+/// `(out, in)`, transposed here to Burn's `[in, out]`). Returns the model and the names used.
+///
+/// This is what every `load_*` of [`NcpsCheckpoint`] runs after building the model from the
+/// config; it also fills a model from any other source of ncps parameters (ltc-parity's JSON
+/// fixtures). A missing name or a shape that does not fit is an error naming it.
+pub fn load_by_ncps_name<B: Backend, M: Module<B>>(
+    model: M,
+    backbone_dropout: bool,
+    device: &B::Device,
+    lookup: impl FnMut(&str) -> Option<TensorData>,
+) -> Result<(M, BTreeSet<String>), ImportError> {
+    let mut mapper = Loader::<B, _> {
+        lookup,
+        device: device.clone(),
+        path: Vec::new(),
+        backbone_dropout,
+        used: BTreeSet::new(),
+        error: None,
+    };
+    let model = model.map(&mut mapper);
+    match mapper.error {
+        Some(error) => Err(error),
+        None => Ok((model, mapper.used)),
+    }
+}
+
+/// The mapper behind [`load_by_ncps_name`].
+struct Loader<B: Backend, F> {
+    lookup: F,
     device: B::Device,
     path: Vec<String>,
     backbone_dropout: bool,
@@ -466,7 +488,7 @@ struct Loader<'a, B: Backend> {
     error: Option<ImportError>,
 }
 
-impl<B: Backend> ModuleMapper<B> for Loader<'_, B> {
+impl<B: Backend, F: FnMut(&str) -> Option<TensorData>> ModuleMapper<B> for Loader<B, F> {
     fn enter_module(&mut self, name: &str, _: &str) {
         self.path.push(name.to_string());
     }
@@ -480,22 +502,28 @@ impl<B: Backend> ModuleMapper<B> for Loader<'_, B> {
             return param;
         }
         let (key, transposed) = ncps_name(&self.path.join("."), self.backbone_dropout);
-        let ours = param.dims().to_vec();
-        let expected: Vec<usize> = if transposed {
-            ours.iter().rev().copied().collect()
-        } else {
-            ours.clone()
-        };
+        let mut expected = param.dims().to_vec();
+        if transposed {
+            expected.reverse();
+        }
         let hint = "the config's sizes and options";
-        let array = match self.checkpoint.expect_shape(&key, &expected, hint) {
-            Ok(array) => array,
-            Err(error) => {
-                self.error = Some(error);
-                return param;
-            }
+        let Some(data) = (self.lookup)(&key) else {
+            self.error = Some(ImportError::Missing {
+                key,
+                hint: hint.into(),
+            });
+            return param;
         };
+        if data.shape.to_vec() != expected {
+            self.error = Some(ImportError::Shape {
+                key,
+                checkpoint: data.shape.to_vec(),
+                config: expected,
+                hint: hint.into(),
+            });
+            return param;
+        }
         self.used.insert(key);
-        let data = TensorData::new(array.data.clone(), array.shape.clone());
         let tensor = Tensor::<B, D>::from_data(data, &self.device);
         let tensor = if transposed {
             tensor.transpose()

@@ -14,7 +14,10 @@ use ltc_burn::persist::{self, PersistError};
 use ltc_wirings::{AutoNcp, FullyConnected, Wiring, WiringRecord};
 use serde_json::Value;
 
-use crate::{Array, ParityError, cfc_config, ltc_config, wired_cfc_config};
+use crate::{
+    Array, ParityError, Tolerance, cfc_config, compare, json_files, ltc_config, read_json,
+    wired_cfc_config,
+};
 
 /// The tolerance every checkpoint must meet (max abs difference of outputs and final state).
 pub const TOLERANCE: f64 = 1e-5;
@@ -31,15 +34,13 @@ pub struct CheckpointCase {
 impl CheckpointCase {
     /// Reads a case's JSON (`{case, model, config, input, outputs, final_state, ...}`).
     pub fn load(path: &Path) -> Result<Self, ParityError> {
-        let err = |message: String| ParityError {
-            file: path.to_path_buf(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+        let json = read_json(path)?;
         for key in ["model", "config", "input", "outputs", "final_state"] {
             if json.get(key).is_none() {
-                return Err(err(format!("no {key:?} key: not a checkpoint case")));
+                return Err(ParityError {
+                    file: path.to_path_buf(),
+                    message: format!("no {key:?} key: not a checkpoint case"),
+                });
             }
         }
         Ok(Self {
@@ -50,17 +51,11 @@ impl CheckpointCase {
 
     /// The cases in `dir` (every `*.json` with a `.pt` beside it), sorted by name.
     pub fn all_in(dir: &Path) -> Result<Vec<Self>, ParityError> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| ParityError {
-                file: dir.to_path_buf(),
-                message: format!("cannot list the folder: {e}"),
-            })?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        json_files(dir)?
+            .iter()
             .filter(|p| p.with_extension("pt").is_file())
-            .collect();
-        paths.sort();
-        paths.iter().map(|p| Self::load(p)).collect()
+            .map(|p| Self::load(p))
+            .collect()
     }
 
     /// The `.pt` beside the JSON.
@@ -221,6 +216,8 @@ impl CheckpointCase {
     }
 }
 
+/// The largest absolute difference (infinite when anything is NaN); a shape mismatch is an
+/// error naming both shapes.
 fn max_abs(what: &str, got: &Array, want: &Array) -> Result<f64, String> {
     if got.shape != want.shape {
         return Err(format!(
@@ -228,12 +225,11 @@ fn max_abs(what: &str, got: &Array, want: &Array) -> Result<f64, String> {
             got.shape, want.shape
         ));
     }
-    Ok(got
-        .data
-        .iter()
-        .zip(&want.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max))
+    let absolute = Tolerance {
+        atol: TOLERANCE,
+        rtol: 0.0,
+    };
+    Ok(compare(what, got, want, absolute).max_abs)
 }
 
 /// The largest absolute differences to what ncps recorded.
@@ -291,6 +287,28 @@ impl<B: Backend> Imported<B> {
             Self::Cfc(c, m) => persist::save(dir, c, m),
             Self::WiredCfc(c, m) => persist::save(dir, c, m),
         }
+    }
+
+    /// Loads a model written by [`save`](Self::save) from a model of this kind, on any backend.
+    pub fn load<B2: Backend>(
+        &self,
+        dir: &Path,
+        device: &B2::Device,
+    ) -> Result<Imported<B2>, PersistError> {
+        Ok(match self {
+            Self::Ltc(..) => {
+                let (c, m) = persist::load::<B2, LtcConfig>(dir, device)?;
+                Imported::Ltc(c, m)
+            }
+            Self::Cfc(..) => {
+                let (c, m) = persist::load::<B2, CfcConfig>(dir, device)?;
+                Imported::Cfc(c, m)
+            }
+            Self::WiredCfc(..) => {
+                let (c, m) = persist::load::<B2, WiredCfcConfig>(dir, device)?;
+                Imported::WiredCfc(c, m)
+            }
+        })
     }
 
     /// `"LTC"`, `"CfC"` or `"WiredCfC"`.

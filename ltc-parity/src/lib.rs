@@ -22,7 +22,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
@@ -127,10 +127,15 @@ impl Array {
     /// On the device in the backend's precision. The fixtures hold float32 values printed
     /// with 9 digits: they are rounded to float32 first, so an f64 backend computes with exactly
     /// the values ncps used (as the fixtures' float64 references do).
-    fn tensor<B: Backend, const D: usize>(&self, device: &B::Device) -> Tensor<B, D> {
+    /// The values as the float32 numbers ncps computed with (the JSON's decimals rounded to
+    /// the nearest f32), held as f64.
+    fn tensor_data(&self) -> TensorData {
         let exact: Vec<f64> = self.data.iter().map(|&v| f64::from(v as f32)).collect();
-        let data = TensorData::new(exact, self.shape.clone()).convert::<B::FloatElem>();
-        Tensor::from_data(data, device)
+        TensorData::new(exact, self.shape.clone())
+    }
+
+    fn tensor<B: Backend, const D: usize>(&self, device: &B::Device) -> Tensor<B, D> {
+        Tensor::from_data(self.tensor_data().convert::<B::FloatElem>(), device)
     }
 
     fn of<B: Backend, const D: usize>(t: Tensor<B, D>) -> Self {
@@ -164,8 +169,7 @@ impl Fixture {
             file: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+        let json = read_json(path)?;
         let model = json["model"]
             .as_str()
             .ok_or_else(|| err("no \"model\" key: not a model fixture".into()))?
@@ -189,14 +193,8 @@ impl Fixture {
             file: dir.to_path_buf(),
             message,
         };
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| err(format!("cannot list the folder: {e}")))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        paths.sort();
         let mut fixtures = Vec::new();
-        for path in paths {
+        for path in json_files(dir)? {
             let text = std::fs::read_to_string(&path).map_err(|e| ParityError {
                 file: path.clone(),
                 message: format!("cannot read: {e}"),
@@ -224,6 +222,30 @@ impl Fixture {
     fn config(&self, key: &str) -> &Value {
         &self.json["config"][key]
     }
+}
+
+/// Reads and parses a JSON file; errors name the file.
+fn read_json(path: &Path) -> Result<Value, ParityError> {
+    let err = |message: String| ParityError {
+        file: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))
+}
+
+/// The `*.json` files in `dir`, sorted by name.
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>, ParityError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ParityError {
+            file: dir.to_path_buf(),
+            message: format!("cannot list the folder: {e}"),
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 /// The comparison of one quantity (outputs, a gradient, ...).
@@ -521,6 +543,7 @@ fn pointer_escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
+use ltc_burn::import::load_by_ncps_name;
 pub use ltc_burn::import::ncps_name;
 
 fn has_backbone_dropout(fixture: &Fixture) -> bool {
@@ -575,73 +598,24 @@ fn snapshot<B: AutodiffBackend, M: Module<B>>(
         .collect()
 }
 
-/// Replaces every parameter by the fixture's array of the same ncps name.
-struct Load<'a, B: Backend> {
-    fixture: &'a Fixture,
-    device: B::Device,
-    path: Vec<String>,
-    dropout: bool,
-    loaded: Vec<String>,
-    error: Option<String>,
-}
-
-impl<B: Backend> ModuleMapper<B> for Load<'_, B> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (name, transposed) = ncps_name(&self.path.join("."), self.dropout);
-        let array = match self
-            .fixture
-            .array(&format!("/params/{}", pointer_escape(&name)))
-        {
-            Ok(a) if transposed => a.transposed(),
-            Ok(a) => a,
-            Err(_) => {
-                self.error.get_or_insert(format!(
-                    "{name}: the model has this parameter, the fixture does not"
-                ));
-                return param;
-            }
-        };
-        if array.shape != param.dims().to_vec() {
-            self.error.get_or_insert(format!(
-                "{name}: shape {:?} does not fit the model's {:?}",
-                array.shape,
-                param.dims()
-            ));
-            return param;
-        }
-        self.loaded.push(name);
-        Param::from_tensor(array.tensor(&self.device))
-    }
-}
-
-/// Loads the fixture's parameters into `model`: every model parameter must be in the fixture,
-/// and every trainable fixture parameter in the model. (In LTC `Clip` mode the parameters clip
-/// themselves as they are mapped; the fixtures' raw values are positive, so nothing changes.)
+/// Loads the fixture's parameters into `model` (by ncps name, as a checkpoint import does):
+/// every model parameter must be in the fixture, and every trainable fixture parameter in the
+/// model. (In LTC `Clip` mode the parameters clip themselves as they are mapped; the fixtures'
+/// raw values are positive, so nothing changes.)
 fn load_params<B: Backend, M: Module<B>>(
     fixture: &Fixture,
     model: M,
     device: &B::Device,
 ) -> Result<M, String> {
-    let mut mapper = Load::<B> {
-        fixture,
-        device: device.clone(),
-        path: Vec::new(),
-        dropout: has_backbone_dropout(fixture),
-        loaded: Vec::new(),
-        error: None,
-    };
-    let model = model.map(&mut mapper);
-    if let Some(e) = mapper.error {
-        return Err(e);
-    }
+    let (model, loaded) = load_by_ncps_name(model, has_backbone_dropout(fixture), device, |name| {
+        let array = fixture
+            .array(&format!("/params/{}", pointer_escape(name)))
+            .ok()?;
+        Some(array.tensor_data())
+    })
+    .map_err(|e| e.to_string())?;
     for name in trainable(fixture)? {
-        if !mapper.loaded.contains(&name) {
+        if !loaded.contains(&name) {
             return Err(format!(
                 "{name}: trainable in the fixture, but the model has no such parameter"
             ));

@@ -28,34 +28,8 @@ fn pt_dir() -> PathBuf {
     default_dir().join("pt")
 }
 
-fn case_json(name: &str) -> serde_json::Value {
-    case(name).json
-}
-
 fn case(name: &str) -> CheckpointCase {
     CheckpointCase::load(&pt_dir().join(format!("{name}.json"))).unwrap()
-}
-
-fn reload<B: Backend>(
-    imported: &Imported<B>,
-    dir: &std::path::Path,
-    device: &B::Device,
-) -> Imported<B> {
-    imported.save(dir).unwrap();
-    match imported {
-        Imported::Ltc(..) => {
-            let (c, m) = persist::load::<B, LtcConfig>(dir, device).unwrap();
-            Imported::Ltc(c, m)
-        }
-        Imported::Cfc(..) => {
-            let (c, m) = persist::load::<B, ltc_burn::CfcConfig>(dir, device).unwrap();
-            Imported::Cfc(c, m)
-        }
-        Imported::WiredCfc(..) => {
-            let (c, m) = persist::load::<B, ltc_burn::WiredCfcConfig>(dir, device).unwrap();
-            Imported::WiredCfc(c, m)
-        }
-    }
 }
 
 fn run_case<B: Backend>(name: &str, device: &B::Device) {
@@ -69,7 +43,8 @@ fn run_case<B: Backend>(name: &str, device: &B::Device) {
 
     // Our own record: identical outputs after a save and a load on this backend.
     let dir = test_dir::<B>(&format!("checkpoint-{name}"));
-    let loaded = reload(&imported, &dir.join("same"), device);
+    imported.save(&dir.join("same")).unwrap();
+    let loaded = imported.load::<B>(&dir.join("same"), device).unwrap();
     let x = case.input::<B>(device).unwrap();
     let (a, ha, _) = imported.run(x.clone());
     let (b, hb, _) = loaded.run(x.clone());
@@ -80,21 +55,7 @@ fn run_case<B: Backend>(name: &str, device: &B::Device) {
     let cpu = Default::default();
     let on_cpu = case.import::<NdArray>(None, &cpu).unwrap();
     on_cpu.save(&dir.join("cpu")).unwrap();
-    let here = match on_cpu {
-        Imported::Ltc(..) => {
-            let (c, m) = persist::load::<B, LtcConfig>(dir.join("cpu"), device).unwrap();
-            Imported::Ltc(c, m)
-        }
-        Imported::Cfc(..) => {
-            let (c, m) = persist::load::<B, ltc_burn::CfcConfig>(dir.join("cpu"), device).unwrap();
-            Imported::Cfc(c, m)
-        }
-        Imported::WiredCfc(..) => {
-            let (c, m) =
-                persist::load::<B, ltc_burn::WiredCfcConfig>(dir.join("cpu"), device).unwrap();
-            Imported::WiredCfc(c, m)
-        }
-    };
+    let here = on_cpu.load::<B>(&dir.join("cpu"), device).unwrap();
     here.save(&dir.join("again")).unwrap();
     for file in [persist::MODEL_FILE, persist::CONFIG_FILE] {
         let first = std::fs::read(dir.join("cpu").join(file)).unwrap();
@@ -215,10 +176,10 @@ fn mismatches_name_the_key_and_both_shapes() {
     );
 
     // A CfC checkpoint read with the wrong backbone width.
-    let case = case("cfc_16_sine");
-    let mut config = ltc_parity::cfc_config(&case.json["config"]).unwrap();
+    let cfc = case("cfc_16_sine");
+    let mut config = ltc_parity::cfc_config(&cfc.json["config"]).unwrap();
     config.cell.backbone_units = 24;
-    let checkpoint = NcpsCheckpoint::from_file(case.state_dict()).unwrap();
+    let checkpoint = NcpsCheckpoint::from_file(cfc.state_dict()).unwrap();
     let error = checkpoint
         .load_cfc::<NdArray>(&config, &device)
         .unwrap_err();
@@ -230,7 +191,7 @@ fn mismatches_name_the_key_and_both_shapes() {
     );
 
     // The wrong mode: a pure CfC has no ff1/ff2/time heads but w_tau and A.
-    let mut config = ltc_parity::cfc_config(&case.json["config"]).unwrap();
+    let mut config = ltc_parity::cfc_config(&cfc.json["config"]).unwrap();
     config.cell.mode = ltc_burn::CfcMode::Pure;
     let error = checkpoint
         .load_cfc::<NdArray>(&config, &device)
@@ -245,16 +206,8 @@ fn mismatches_name_the_key_and_both_shapes() {
 
     // Negative conductances (explicit mode, never clipped) under a Clip config.
     let checkpoint = NcpsCheckpoint::from_file(pt_dir().join("ltc_fc6_sine.pt")).unwrap();
-    let clip = ltc_parity::ltc_config(
-        &case_json("ltc_fc6_sine")["config"],
-        FullyConnected {
-            output_dim: 1,
-            ..FullyConnected::new(6)
-        }
-        .build(2)
-        .unwrap(),
-    )
-    .unwrap();
+    let fc6 = case("ltc_fc6_sine");
+    let clip = ltc_parity::ltc_config(&fc6.json["config"], fc6.wiring().unwrap().unwrap()).unwrap();
     assert_eq!(clip.cell.positivity, ltc_burn::Positivity::Clip);
     let error = checkpoint.load_ltc::<NdArray>(&clip, &device).unwrap_err();
     assert!(
