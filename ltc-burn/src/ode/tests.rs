@@ -739,6 +739,9 @@ fn adjoint_inside_a_larger_model<B: AutodiffBackend>(device: &B::Device) {
 /// solution of the same ODE as `ode_unfolds` grows.
 fn ltc_fused_solver_converges_to_dopri5<B: AutodiffBackend>(device: &B::Device) {
     use crate::ltc::LtcCellConfig;
+    // Seeded: over seeds 0..30 the error at 256 unfolds ranged 5.5e-4 ..= 1.6e-3, always
+    // between 1/64 and 1.4/64 of the error at 4 unfolds (first order all the way down).
+    B::seed(device, 2);
     let wiring = ltc_wirings::AutoNcp::new(8, 2).build(3).unwrap();
     let mut cell = LtcCellConfig::new(wiring)
         .init::<B::InnerBackend>(device)
@@ -769,10 +772,11 @@ fn ltc_fused_solver_converges_to_dopri5<B: AutodiffBackend>(device: &B::Device) 
         (order - 1.0).abs() < 0.2,
         "fitted order {order:.3} (log2 errors {ys:?})"
     );
+    // Converging to dopri5's solution, not to an offset: still first order at 256 unfolds.
+    let (first, last) = (ys[0].exp2(), ys.last().unwrap().exp2());
     assert!(
-        ys.last().unwrap().exp2() < 1e-3,
-        "error at 256 unfolds: {}",
-        ys.last().unwrap().exp2()
+        last < 1.5 * first / 64.0 && last < 2e-3,
+        "error at 256 unfolds {last:.3e}, at 4 unfolds {first:.3e}"
     );
 }
 
