@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Record, Recorder as _};
 use burn::tensor::backend::Backend;
 
 use crate::ConfigError;
@@ -158,16 +158,36 @@ pub fn load_config<C: Config>(path: &Path) -> Result<C, PersistError> {
 
 /// Writes `model`'s weights at `path` (an `.mpk` file), through a temporary file and a rename.
 pub fn save_weights<B: Backend, M: Module<B>>(model: M, path: &Path) -> Result<(), PersistError> {
+    save_record::<B, _>(model.into_record(), path)
+}
+
+/// Writes any Burn record (a module's, an optimiser's state) at `path` (an `.mpk` file) with
+/// [`Recorder`], through a temporary file in the same folder and a rename: an interrupted
+/// write leaves the previous file intact and no partial file under `path`'s name.
+pub fn save_record<B: Backend, R: Record<B>>(record: R, path: &Path) -> Result<(), PersistError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| error(parent, e))?;
     }
     // The recorder sets the extension `.mpk` on the name it is given.
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     let temporary = path.with_file_name(format!(".{stem}-partial.mpk"));
-    model
-        .save_file(&temporary, &Recorder::new())
+    Recorder::new()
+        .record(record, temporary.clone())
         .map_err(|e| error(path, e))?;
     std::fs::rename(&temporary, path).map_err(|e| error(path, e))
+}
+
+/// Reads a record written by [`save_record`] (for a module, prefer [`load_weights`]).
+pub fn load_record<B: Backend, R: Record<B>>(
+    path: &Path,
+    device: &B::Device,
+) -> Result<R, PersistError> {
+    if !path.is_file() {
+        return Err(error(path, "no such file"));
+    }
+    Recorder::new()
+        .load(path.to_path_buf(), device)
+        .map_err(|e| error(path, format!("cannot load the record: {e}")))
 }
 
 /// Loads weights written by [`save_weights`] into `model` (built from the same config).
