@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use ltc_datasets::MovingBlobsConfig;
 use ltc_examples::backend;
-use ltc_examples::embed::{EmbedConfig, LiquidKind, train};
-use ltc_examples::run::RunArgs;
+use ltc_examples::embed::{EmbedConfig, LiquidKind, infer, train};
+use ltc_examples::run::{InferOn, RunArgs, infer_exit, require_at_least};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LiquidArg {
@@ -87,6 +87,16 @@ fn main() -> ExitCode {
     .with_train_size(args.train_size)
     .with_valid_size(args.valid_size)
     .with_seed(args.seed);
+    if args.run.infer {
+        return infer_exit(infer(&args.artifacts, InferOn::NewData), |accuracy| {
+            println!(
+                "the saved model in {}: accuracy {:.2} % on newly drawn videos (chance: 25 %)",
+                args.artifacts.display(),
+                100.0 * accuracy
+            );
+            require_at_least("accuracy", accuracy, args.require_accuracy)
+        });
+    }
     let options = args.run.options();
     println!(
         "training Conv2d → {liquid:?}({}) → Linear on moving blobs ({} frames of {}×{}) on {} for {} epochs",
@@ -113,14 +123,9 @@ fn main() -> ExitCode {
         "final validation accuracy: {:.2} % (chance: 25 %)",
         100.0 * report.valid_accuracy
     );
-    match args.require_accuracy {
-        Some(required) if report.valid_accuracy < required => {
-            eprintln!(
-                "error: validation accuracy {:.4} is below the required {required}",
-                report.valid_accuracy
-            );
-            ExitCode::FAILURE
-        }
-        _ => ExitCode::SUCCESS,
-    }
+    require_at_least(
+        "validation accuracy",
+        report.valid_accuracy,
+        args.require_accuracy,
+    )
 }

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ltc_examples::backend;
-use ltc_examples::moons::{MoonsExperiment, train};
-use ltc_examples::run::RunArgs;
+use ltc_examples::moons::{MoonsExperiment, infer, train};
+use ltc_examples::run::{InferOn, RunArgs, infer_exit, require_at_least};
 
 /// Train a Neural ODE classifier on two moons.
 #[derive(Parser, Debug)]
@@ -56,6 +56,16 @@ fn main() -> ExitCode {
         .with_hidden(args.hidden)
         .with_tolerance(args.tolerance)
         .with_seed(args.seed);
+    if args.run.infer {
+        return infer_exit(infer(&args.artifacts, InferOn::NewData), |accuracy| {
+            println!(
+                "the saved model in {}: accuracy {:.2} % on newly drawn points",
+                args.artifacts.display(),
+                100.0 * accuracy
+            );
+            require_at_least("accuracy", accuracy, args.require_accuracy)
+        });
+    }
     let options = args.run.options();
     println!(
         "training a Neural ODE (Linear(2, {}) → tanh → Linear({}, 2), Dopri5, adjoint) on two \
@@ -82,14 +92,9 @@ fn main() -> ExitCode {
         "final validation accuracy: {:.2} %",
         100.0 * report.valid_accuracy
     );
-    match args.require_accuracy {
-        Some(required) if report.valid_accuracy < required => {
-            eprintln!(
-                "error: validation accuracy {:.4} is below the required {required}",
-                report.valid_accuracy
-            );
-            ExitCode::FAILURE
-        }
-        _ => ExitCode::SUCCESS,
-    }
+    require_at_least(
+        "validation accuracy",
+        report.valid_accuracy,
+        args.require_accuracy,
+    )
 }

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ltc_examples::backend;
-use ltc_examples::ode_spiral::{OdeSpiralExperiment, train};
-use ltc_examples::run::RunArgs;
+use ltc_examples::ode_spiral::{NEW_Y0, OdeSpiralExperiment, infer, train};
+use ltc_examples::run::{InferOn, RunArgs, infer_exit, require_at_most};
 
 /// Learn the spiral ODE from its trajectory.
 #[derive(Parser, Debug)]
@@ -36,6 +36,10 @@ struct Args {
     /// Exit with an error unless the full-trajectory L1 falls by at least this factor.
     #[arg(long)]
     require_drop: Option<f64>,
+    /// Exit with an error if the final full-trajectory L1 (with `--infer`: from the new start)
+    /// is above this value.
+    #[arg(long)]
+    require_l1: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,16 @@ fn main() -> ExitCode {
         .with_epochs(args.epochs)
         .with_learning_rate(args.lr)
         .with_seed(args.seed);
+    if args.run.infer {
+        return infer_exit(infer(&args.artifacts, InferOn::NewData), |l1| {
+            println!(
+                "the saved model in {}: L1 {l1:.4} to the true trajectory from the unseen start \
+                 {NEW_Y0:?}",
+                args.artifacts.display()
+            );
+            require_at_most("L1", l1, args.require_l1)
+        });
+    }
     let options = args.run.options();
     println!(
         "learning y' = y³A with an MLP vector field (Dopri5, back-propagation), {} epochs on {}",
@@ -71,6 +85,6 @@ fn main() -> ExitCode {
             eprintln!("error: the L1 fell {drop:.2}×, less than the required {required}×");
             ExitCode::FAILURE
         }
-        _ => ExitCode::SUCCESS,
+        _ => require_at_most("final L1", report.final_l1, args.require_l1),
     }
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ltc_examples::backend;
-use ltc_examples::run::RunArgs;
+use ltc_examples::run::{InferOn, RunArgs, infer_exit, require_at_least};
 use ltc_examples::sequence_classification::{ExperimentConfig, infer, train};
 
 /// Train a liquid-neuron classifier on the sine-frequency task.
@@ -48,7 +48,8 @@ struct Args {
     artifacts: PathBuf,
     #[command(flatten)]
     run: RunArgs,
-    /// Exit with an error if the final validation accuracy is below this fraction.
+    /// Exit with an error if the final validation accuracy (with `--infer`: the saved model's
+    /// accuracy on new data) is below this fraction.
     #[arg(long)]
     require_accuracy: Option<f64>,
 }
@@ -65,21 +66,14 @@ fn main() -> ExitCode {
     config.model.stack = ExperimentConfig::stack(&config.data, args.hidden, args.layers);
 
     if args.run.infer {
-        return match infer(&args.artifacts, args.valid_size) {
-            Ok(accuracy) => {
-                println!(
-                    "accuracy of the saved model in {} on {} new sequences: {:.2} %",
-                    args.artifacts.display(),
-                    args.valid_size,
-                    100.0 * accuracy
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return infer_exit(infer(&args.artifacts, InferOn::NewData), |accuracy| {
+            println!(
+                "accuracy of the saved model in {} on newly drawn sequences: {:.2} %",
+                args.artifacts.display(),
+                100.0 * accuracy
+            );
+            require_at_least("accuracy", accuracy, args.require_accuracy)
+        });
     }
     let options = args.run.options();
     println!(
@@ -103,14 +97,9 @@ fn main() -> ExitCode {
         "final validation accuracy: {:.2} %",
         100.0 * report.valid_accuracy
     );
-    match args.require_accuracy {
-        Some(required) if report.valid_accuracy < required => {
-            eprintln!(
-                "error: validation accuracy {:.4} is below the required {required}",
-                report.valid_accuracy
-            );
-            ExitCode::FAILURE
-        }
-        _ => ExitCode::SUCCESS,
-    }
+    require_at_least(
+        "validation accuracy",
+        report.valid_accuracy,
+        args.require_accuracy,
+    )
 }

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use ltc_datasets::SpiralConfig;
 use ltc_examples::backend;
-use ltc_examples::run::RunArgs;
-use ltc_examples::spiral::{SpiralExperiment, WiringKind, train};
+use ltc_examples::run::{InferOn, RunArgs, infer_exit};
+use ltc_examples::spiral::{SpiralExperiment, WiringKind, infer, train};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Wiring {
@@ -60,7 +60,7 @@ struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Exit with an error unless the model's validation MSE is at least this many times lower
-    /// than the last-point baseline's.
+    /// than the last-point baseline's (with `--infer`: on the new data).
     #[arg(long)]
     require_improvement: Option<f64>,
 }
@@ -82,6 +82,20 @@ fn main() -> ExitCode {
     .with_batch_size(args.batch_size)
     .with_learning_rate(args.lr)
     .with_seed(args.seed);
+    if args.run.infer {
+        return infer_exit(
+            infer(&args.artifacts, InferOn::NewData),
+            |(mse, baseline)| {
+                println!(
+                    "the saved model in {} on a newly drawn noisy spiral: MSE {mse:.3e}   \
+                     last-point baseline: {baseline:.3e}   ({:.1}× lower)",
+                    args.artifacts.display(),
+                    baseline / mse
+                );
+                require(baseline / mse, args.require_improvement)
+            },
+        );
+    }
     println!(
         "training an LTC ({:?} wiring, {} neurons) on the spiral, {} for {} epochs; loss = MSE \
          in units of the mean squared step (the last-point baseline scores about 1)",
@@ -118,7 +132,11 @@ fn main() -> ExitCode {
         "final validation MSE: {:.3e}   last-point baseline: {:.3e}   ({improvement:.1}× lower)",
         report.valid_mse, report.baseline_mse
     );
-    match args.require_improvement {
+    require(improvement, args.require_improvement)
+}
+
+fn require(improvement: f64, required: Option<f64>) -> ExitCode {
+    match required {
         Some(required) if improvement < required || improvement.is_nan() => {
             eprintln!(
                 "error: the model beats the baseline {improvement:.2}×, below the required {required}×"

@@ -7,12 +7,14 @@
 //! cargo run --example xor -- --help
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use ltc_examples::backend;
 use ltc_examples::embed::LiquidKind;
-use ltc_examples::xor::{XorConfig, train};
+use ltc_examples::run::{InferOn, infer_exit, require_at_least};
+use ltc_examples::xor::{XorConfig, infer, model_dir, train};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Models {
@@ -49,7 +51,18 @@ struct Args {
     /// Seed of weights, data and batch order.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Exit with an error if the CfC's final validation accuracy is below this fraction.
+    /// Folder for the config, each model's checkpoints (one per epoch) and trained weights.
+    #[arg(long, default_value = "artifacts/xor")]
+    artifacts: PathBuf,
+    /// Continue each model from its last checkpoint in the artifacts folder (the options must
+    /// be those of the interrupted run; `--epochs` may be raised).
+    #[arg(long)]
+    resume: bool,
+    /// Do not train: load the saved models and report their accuracy on newly drawn streams.
+    #[arg(long)]
+    infer: bool,
+    /// Exit with an error if the CfC's final validation accuracy (with `--infer`: on the new
+    /// streams) is below this fraction.
     #[arg(long)]
     require_cfc_accuracy: Option<f64>,
 }
@@ -71,6 +84,28 @@ fn main() -> ExitCode {
         Models::Cfc => vec![LiquidKind::Cfc],
         Models::Ltc => vec![LiquidKind::Ltc],
     };
+    if args.infer {
+        for kind in kinds {
+            let result = infer(&args.artifacts, kind, InferOn::NewData);
+            let code = infer_exit(result, |accuracy| {
+                println!(
+                    "{kind:?} saved in {}: accuracy {:.2} % on newly drawn streams",
+                    model_dir(&args.artifacts, kind).display(),
+                    100.0 * accuracy
+                );
+                match kind {
+                    LiquidKind::Cfc => {
+                        require_at_least("CfC accuracy", accuracy, args.require_cfc_accuracy)
+                    }
+                    LiquidKind::Ltc => ExitCode::SUCCESS,
+                }
+            });
+            if code != ExitCode::SUCCESS {
+                return code;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     for kind in kinds {
         println!(
             "training {kind:?} ({} neurons) on {}-bit event XOR, {} streams, on {}",
@@ -79,14 +114,27 @@ fn main() -> ExitCode {
             args.train_size,
             backend::name()
         );
-        let report = train::<backend::TrainBackend>(&config, kind, &device, |epoch, accuracy| {
+        let on_epoch = |epoch: usize, accuracy: f64| {
             println!(
                 "  epoch {epoch:>2}: validation accuracy {:.2} %",
                 100.0 * accuracy
             );
-        });
+        };
+        let report = train::<backend::TrainBackend>(
+            &config,
+            kind,
+            &args.artifacts,
+            args.resume,
+            &device,
+            on_epoch,
+        );
         match report {
-            Ok(report) => reports.push(report),
+            Ok(report) => {
+                if let Some(epoch) = report.resumed_from {
+                    println!("  (resumed after epoch {epoch})");
+                }
+                reports.push(report)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;

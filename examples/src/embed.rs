@@ -25,7 +25,7 @@ use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlob
 use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
 use crate::backend;
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Which liquid layer reads the frame features.
@@ -267,11 +267,13 @@ pub fn train(
     B::seed(&device, config.seed);
     let train = MovingBlobs::new(config.data.clone(), config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
-    let valid = MovingBlobs::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
-        .map_err(|e| run_error("validation data", e))?;
-    let model = config
-        .init::<B>(&device)
-        .map_err(|e| run_error("model", e))?;
+    let valid = MovingBlobs::new(
+        config.data.clone(),
+        config.valid_size,
+        InferOn::Validation.seed(config.seed),
+    )
+    .map_err(|e| run_error("validation data", e))?;
+    let model = config.init::<B>(&device)?;
     let params = [
         model.encoder.num_params(),
         model.liquid.num_params(),
@@ -323,4 +325,20 @@ pub fn accuracy<B: Backend>(
             (predicted.flatten::<1>(0, 1), batch.targets)
         },
     )
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` on the inference backend and
+/// returns its accuracy on `valid_size` newly drawn videos (another seed) or on the run's
+/// validation videos.
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<f64, RunError> {
+    let (config, model) = load_run(artifacts, EmbedConfig::init)?;
+    let seed = on.seed(config.seed);
+    let data = MovingBlobs::new(config.data.clone(), config.valid_size, seed)
+        .map_err(|e| run_error("data", e))?;
+    Ok(accuracy(
+        &model,
+        &data,
+        config.batch_size,
+        &backend::device(),
+    ))
 }

@@ -26,7 +26,7 @@ use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
@@ -70,6 +70,21 @@ fn depths(n: usize) -> Vec<f64> {
 }
 
 impl MoonsExperiment {
+    /// The untrained model.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<MoonsModel<B>, RunError> {
+        let field = MlpFieldConfig::new(2, self.hidden)
+            .init::<B>(device)
+            .map_err(|e| run_error("vector field", e))?;
+        let ode = self
+            .ode()
+            .init(field)
+            .map_err(|e| run_error("Neural ODE", e))?;
+        Ok(MoonsModel {
+            ode,
+            times: self.times.max(2),
+        })
+    }
+
     /// The Neural ODE's config.
     pub fn ode(&self) -> NeuralOdeConfig {
         NeuralOdeConfig::new().with_options(
@@ -178,19 +193,13 @@ pub fn train(
     B::seed(&device, config.seed);
     let train = Moons::new(config.train_size, config.noise, config.seed)
         .map_err(|e| run_error("training data", e))?;
-    let valid = Moons::new(config.valid_size, config.noise, config.seed ^ 0x5eed)
-        .map_err(|e| run_error("validation data", e))?;
-    let field = MlpFieldConfig::new(2, config.hidden)
-        .init::<B>(&device)
-        .map_err(|e| run_error("vector field", e))?;
-    let ode = config
-        .ode()
-        .init(field)
-        .map_err(|e| run_error("Neural ODE", e))?;
-    let model = MoonsModel {
-        ode,
-        times: config.times.max(2),
-    };
+    let valid = Moons::new(
+        config.valid_size,
+        config.noise,
+        InferOn::Validation.seed(config.seed),
+    )
+    .map_err(|e| run_error("validation data", e))?;
+    let model = config.init::<B>(&device)?;
 
     let loader_train = DataLoaderBuilder::new(PointBatcher)
         .batch_size(config.batch_size)
@@ -213,22 +222,48 @@ pub fn train(
     let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
-    let valid_accuracy = fraction_correct(
-        &valid,
-        config.batch_size,
-        &device,
-        &PointBatcher,
-        |batch: PointBatch<backend::Backend>| {
-            let out = model.classify(batch);
-            (out.output.argmax(1).flatten::<1>(0, 1), out.targets)
-        },
-    );
+    let valid_accuracy = accuracy(&model, &valid, config.batch_size, &device);
     plot(&model, &valid, artifacts, &device).map_err(|e| run_error("cannot write the plots", e))?;
     Ok(MoonsReport {
         valid_accuracy,
         train_seconds,
         artifacts: artifacts.to_path_buf(),
     })
+}
+
+/// Fraction of `data` that `model` classifies correctly.
+pub fn accuracy<B: Backend>(
+    model: &MoonsModel<B>,
+    data: &Moons,
+    batch_size: usize,
+    device: &B::Device,
+) -> f64 {
+    fraction_correct(
+        data,
+        batch_size,
+        device,
+        &PointBatcher,
+        |batch: PointBatch<B>| {
+            let out = model.classify(batch);
+            (out.output.argmax(1).flatten::<1>(0, 1), out.targets)
+        },
+    )
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` on the inference backend and
+/// returns its accuracy on `valid_size` newly drawn points (another seed) or on the run's
+/// validation points.
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<f64, RunError> {
+    let (config, model) = load_run(artifacts, MoonsExperiment::init)?;
+    let seed = on.seed(config.seed);
+    let data =
+        Moons::new(config.valid_size, config.noise, seed).map_err(|e| run_error("data", e))?;
+    Ok(accuracy(
+        &model,
+        &data,
+        config.batch_size,
+        &backend::device(),
+    ))
 }
 
 /// `data.png`, `trajectories_x0.png` / `_x1.png` (each state dimension over depth, coloured by

@@ -17,6 +17,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::optim::RmsPropConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::prelude::ToElement;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use burn::train::metric::LossMetric;
@@ -27,7 +28,7 @@ use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The true system's matrix.
@@ -67,12 +68,102 @@ pub struct OdeSpiralExperiment {
     pub seed: u64,
 }
 
+/// The start of the training trajectory.
+pub const TRUE_Y0: [f32; 2] = [2.0, 0.0];
+
+/// The start of the `--infer` trajectory: inside the training spiral, on another track.
+pub const NEW_Y0: [f32; 2] = [0.0, 1.5];
+
 impl OdeSpiralExperiment {
     fn times(&self) -> Vec<f64> {
         (0..self.points)
             .map(|i| self.t_end * i as f64 / (self.points - 1) as f64)
             .collect()
     }
+
+    /// The true system's trajectory from `y0` at the run's `points` times, `[points, 2]`
+    /// row-major.
+    pub fn true_trajectory(
+        &self,
+        y0: [f32; 2],
+        device: &burn::tensor::Device<backend::Backend>,
+    ) -> Result<Vec<f32>, RunError> {
+        let y0 = Tensor::<backend::Backend, 2>::from_floats([y0], device);
+        let truth = solve(
+            &true_field::<backend::Backend>(device),
+            y0,
+            0.0,
+            self.t_end,
+            &SolveOptions::new()
+                .with_max_steps(100_000)
+                .with_save_at(SaveAt::Times(self.times())),
+        )
+        .map_err(|e| run_error("the true trajectory", e))?;
+        truth
+            .stacked::<3>()
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .map_err(|e| run_error("the true trajectory", format!("{e:?}")))
+    }
+
+    fn check(&self) -> Result<(), RunError> {
+        if self.points < self.window + 1 || self.window < 2 {
+            return Err(RunError(format!(
+                "points = {} and window = {}: need window ≥ 2 and points > window",
+                self.points, self.window
+            )));
+        }
+        Ok(())
+    }
+
+    /// The untrained model: weights and biases drawn from N(0, 0.1).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> SpiralOde<B> {
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.1,
+        };
+        let field = SpiralField {
+            input: LinearConfig::new(2, self.hidden)
+                .with_initializer(init.clone())
+                .init::<B>(device),
+            output: LinearConfig::new(self.hidden, 2)
+                .with_initializer(init)
+                .init::<B>(device),
+        };
+        let times = self.times();
+        SpiralOde {
+            field,
+            dt: times[1] - times[0],
+            solve: self.solve.clone().with_max_steps(100_000),
+        }
+    }
+}
+
+/// Mean L1 distance between `truth` and the model's trajectory from truth's first point.
+fn l1<B: Backend>(model: &SpiralOde<B>, truth: &Window, device: &B::Device) -> f64 {
+    let batch = WindowBatcher.batch(vec![truth.clone()], device);
+    model.regression(batch).loss.into_scalar().to_f64()
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` on the inference backend and
+/// returns the mean L1 distance between its trajectory and the true one over the run's time
+/// span, from [`NEW_Y0`] (a start it never saw) or from the training start [`TRUE_Y0`] (the
+/// run's validation).
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<f64, RunError> {
+    let (config, model) = load_run(artifacts, |config: &OdeSpiralExperiment, device| {
+        config.check()?;
+        Ok(config.init(device))
+    })?;
+    let device = backend::device();
+    let y0 = match on {
+        InferOn::NewData => NEW_Y0,
+        InferOn::Validation => TRUE_Y0,
+    };
+    let truth = Window {
+        points: config.true_trajectory(y0, &device)?,
+    };
+    Ok(l1(&model, &truth, &device))
 }
 
 /// `f(y) = Linear(50, 2)(tanh(Linear(2, 50)(y³)))`, weights and biases drawn from N(0, 0.1)
@@ -209,33 +300,10 @@ pub fn train(
     type B = backend::TrainBackend;
     let device = backend::device();
     let resume_from = prepare_artifacts(config, artifacts, options)?;
-    if config.points < config.window + 1 || config.window < 2 {
-        return Err(RunError(format!(
-            "points = {} and window = {}: need window ≥ 2 and points > window",
-            config.points, config.window
-        )));
-    }
+    config.check()?;
     B::seed(&device, config.seed);
 
-    // The true trajectory.
-    let times = config.times();
-    let y0 = Tensor::<backend::Backend, 2>::from_floats([[2.0, 0.0]], &device);
-    let truth = solve(
-        &true_field::<backend::Backend>(&device),
-        y0,
-        0.0,
-        config.t_end,
-        &SolveOptions::new()
-            .with_max_steps(100_000)
-            .with_save_at(SaveAt::Times(times.clone())),
-    )
-    .map_err(|e| run_error("the true trajectory", e))?;
-    let truth: Vec<f32> = truth
-        .stacked::<3>()
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| run_error("the true trajectory", format!("{e:?}")))?;
+    let truth = config.true_trajectory(TRUE_Y0, &device)?;
     let windows: Vec<Window> = (0..config.points - config.window)
         .map(|s| Window {
             points: truth[2 * s..2 * (s + config.window)].to_vec(),
@@ -246,28 +314,8 @@ pub fn train(
     };
     let whole = InMemDataset::new(vec![whole_item.clone()]);
 
-    let init = Initializer::Normal {
-        mean: 0.0,
-        std: 0.1,
-    };
-    let field = SpiralField {
-        input: LinearConfig::new(2, config.hidden)
-            .with_initializer(init.clone())
-            .init::<B>(&device),
-        output: LinearConfig::new(config.hidden, 2)
-            .with_initializer(init)
-            .init::<B>(&device),
-    };
-    let model = SpiralOde {
-        field,
-        dt: times[1] - times[0],
-        solve: config.solve.clone().with_max_steps(100_000),
-    };
-    let l1 = |model: &SpiralOde<backend::Backend>| -> f64 {
-        let batch = WindowBatcher.batch(vec![whole_item.clone()], &device);
-        let out = model.regression(batch);
-        out.loss.into_scalar().into()
-    };
+    let model = config.init::<B>(&device);
+    let l1 = |model: &SpiralOde<backend::Backend>| l1(model, &whole_item, &device);
     let initial_l1 = l1(&model.valid());
 
     let windows_len = windows.len();
@@ -304,7 +352,7 @@ pub fn train(
     let final_l1 = l1(&model);
 
     // True vs learned, in the phase plane.
-    let y0 = Tensor::<backend::Backend, 2>::from_floats([[2.0, 0.0]], &device);
+    let y0 = Tensor::<backend::Backend, 2>::from_floats([TRUE_Y0], &device);
     let learned: Vec<f64> = model
         .trajectory(y0, config.points)
         .into_data()

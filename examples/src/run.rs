@@ -3,6 +3,7 @@
 //! training on several devices through burn-train's multi-device strategy.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use burn::config::Config;
 use burn::train::{
@@ -76,8 +77,18 @@ impl RunOptions {
 /// The last epoch whose model, optimiser and scheduler checkpoints are all in
 /// `artifacts/checkpoint`.
 pub fn last_checkpoint(artifacts: &Path) -> Option<usize> {
-    let dir = artifacts.join("checkpoint");
-    let entries = std::fs::read_dir(&dir).ok()?;
+    last_complete_epoch(&artifacts.join("checkpoint"), |epoch| {
+        vec![
+            format!("optim-{epoch}.mpk"),
+            format!("scheduler-{epoch}.mpk"),
+        ]
+    })
+}
+
+/// The largest `epoch` with a `model-{epoch}.mpk` in `dir` beside every file `others(epoch)`
+/// names: the last checkpoint that was written completely.
+pub fn last_complete_epoch(dir: &Path, others: impl Fn(usize) -> Vec<String>) -> Option<usize> {
+    let entries = std::fs::read_dir(dir).ok()?;
     entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|name| {
@@ -86,11 +97,7 @@ pub fn last_checkpoint(artifacts: &Path) -> Option<usize> {
                 .parse::<usize>()
                 .ok()
         })
-        .filter(|epoch| {
-            ["optim", "scheduler"]
-                .iter()
-                .all(|part| dir.join(format!("{part}-{epoch}.mpk")).is_file())
-        })
+        .filter(|&epoch| others(epoch).iter().all(|name| dir.join(name).is_file()))
         .max()
 }
 
@@ -110,6 +117,20 @@ pub fn prepare_artifacts<C: Config>(
         save_config(config, artifacts)?;
         return Ok(None);
     }
+    check_same_run(config, artifacts)?;
+    let epoch = last_checkpoint(artifacts).ok_or_else(|| {
+        RunError(format!(
+            "--resume: no complete checkpoint in {}; start without --resume",
+            artifacts.join("checkpoint").display()
+        ))
+    })?;
+    save_config(config, artifacts)?;
+    Ok(Some(epoch))
+}
+
+/// Checks, for `--resume`, that `artifacts/config.json` describes the run `config` describes
+/// (only `epochs` may differ).
+pub fn check_same_run<C: Config>(config: &C, artifacts: &Path) -> Result<(), RunError> {
     let path = artifacts.join("config.json");
     let saved = std::fs::read_to_string(&path)
         .map_err(|e| run_error(format_args!("--resume: cannot read {}", path.display()), e))?;
@@ -129,14 +150,7 @@ pub fn prepare_artifacts<C: Config>(
             path.display()
         )));
     }
-    let epoch = last_checkpoint(artifacts).ok_or_else(|| {
-        RunError(format!(
-            "--resume: no complete checkpoint in {}; start without --resume",
-            artifacts.join("checkpoint").display()
-        ))
-    })?;
-    save_config(config, artifacts)?;
-    Ok(Some(epoch))
+    Ok(())
 }
 
 /// The devices to train on: GPUs `0..n` with wgpu (one: the default adapter), `n` handles of
@@ -183,4 +197,88 @@ where
     let seconds = start.elapsed().as_secs_f64();
     drop(renderer);
     (model, seconds)
+}
+
+/// The data an `--infer` run evaluates the saved model on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InferOn {
+    /// Data the run never saw: drawn from another seed (each example says how).
+    NewData,
+    /// The run's own validation data: the metric must equal the one the run reported, which
+    /// shows that the saved model loads exactly.
+    Validation,
+}
+
+impl InferOn {
+    /// The seed of this data, from the run's `seed` (which draws the training data):
+    /// `seed ^ 0x5eed` for validation, `seed ^ 0x1f3d` for new data.
+    pub fn seed(self, seed: u64) -> u64 {
+        match self {
+            InferOn::NewData => seed ^ 0x1f3d,
+            InferOn::Validation => seed ^ 0x5eed,
+        }
+    }
+}
+
+/// Loads the run saved in `artifacts` on the inference backend (no autodiff): its
+/// `config.json`, and the model that `build` makes from that config with the weights of
+/// `model.mpk` loaded into it.
+pub fn load_run<C: Config, M: burn::module::Module<backend::Backend>>(
+    artifacts: &Path,
+    build: impl FnOnce(&C, &burn::tensor::Device<backend::Backend>) -> Result<M, RunError>,
+) -> Result<(C, M), RunError> {
+    use ltc_burn::persist::{CONFIG_FILE, MODEL_FILE};
+    load_files(
+        &artifacts.join(CONFIG_FILE),
+        &artifacts.join(MODEL_FILE),
+        build,
+    )
+}
+
+/// [`load_run`] from a config file and a weights file anywhere.
+pub fn load_files<C: Config, M: burn::module::Module<backend::Backend>>(
+    config: &Path,
+    weights: &Path,
+    build: impl FnOnce(&C, &burn::tensor::Device<backend::Backend>) -> Result<M, RunError>,
+) -> Result<(C, M), RunError> {
+    let device = backend::device();
+    let config: C = ltc_burn::persist::load_config(config).map_err(|e| run_error("--infer", e))?;
+    let model = build(&config, &device)?;
+    let model = ltc_burn::persist::load_weights(model, weights, &device)
+        .map_err(|e| run_error("--infer", e))?;
+    Ok((config, model))
+}
+
+/// The exit status of a check that `value` (`what`, e.g. "validation accuracy") is at least
+/// `required`, when one is given; NaN fails.
+pub fn require_at_least(what: &str, value: f64, required: Option<f64>) -> ExitCode {
+    match required {
+        Some(required) if value.is_nan() || value < required => {
+            eprintln!("error: {what} {value:.4} is below the required {required}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// The exit status of a check that `value` is at most `limit`, when one is given; NaN fails.
+pub fn require_at_most(what: &str, value: f64, limit: Option<f64>) -> ExitCode {
+    match limit {
+        Some(limit) if value.is_nan() || value > limit => {
+            eprintln!("error: {what} {value:.3e} is above the required {limit:.1e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// The exit status of an `--infer` run: its error printed, or `report` of its result.
+pub fn infer_exit<T>(result: Result<T, RunError>, report: impl FnOnce(T) -> ExitCode) -> ExitCode {
+    match result {
+        Ok(value) => report(value),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

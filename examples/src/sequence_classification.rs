@@ -25,7 +25,7 @@ use ltc_datasets::{
 };
 
 use crate::backend;
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -61,6 +61,12 @@ impl ExperimentConfig {
             LiquidClassifierConfig::new(Self::stack(&SineFrequencyConfig::new(), 32, 2), 2),
             SineFrequencyConfig::new(),
         )
+    }
+
+    /// The untrained model.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<SequenceClassifier<B>, RunError> {
+        let net = self.model.init(device).map_err(|e| run_error("model", e))?;
+        Ok(SequenceClassifier { net })
     }
 
     /// `layers` liquid layers of `hidden` neurons, stepping at the data's sampling interval,
@@ -207,14 +213,13 @@ pub fn train(
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
-    let valid =
-        SineFrequencyDataset::new(config.data.clone(), config.valid_size, config.seed ^ 0x5eed)
-            .map_err(|e| run_error("validation data", e))?;
-    let net = config
-        .model
-        .init::<B>(&device)
-        .map_err(|e| run_error("model", e))?;
-    let model = SequenceClassifier { net };
+    let valid = SineFrequencyDataset::new(
+        config.data.clone(),
+        config.valid_size,
+        InferOn::Validation.seed(config.seed),
+    )
+    .map_err(|e| run_error("validation data", e))?;
+    let model = config.init::<B>(&device)?;
 
     let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
         .batch_size(config.batch_size)
@@ -292,24 +297,17 @@ pub fn fraction_correct<B: Backend, I, T>(
 }
 
 /// The `--infer` path: loads the model saved in `artifacts` (its `config.json` and `model.mpk`)
-/// on the inference backend (no autodiff) and returns its accuracy on `size` newly drawn
-/// sequences (a seed neither training nor validation used).
-pub fn infer(artifacts: &Path, size: usize) -> Result<f64, RunError> {
-    type B = backend::Backend;
-    let device = backend::device();
-    let config: ExperimentConfig = ltc_burn::persist::load_config(&artifacts.join("config.json"))
-        .map_err(|e| run_error("--infer", e))?;
-    let net = config
-        .model
-        .init::<B>(&device)
-        .map_err(|e| run_error("model", e))?;
-    let model = ltc_burn::persist::load_weights(
-        SequenceClassifier { net },
-        &artifacts.join("model.mpk"),
-        &device,
-    )
-    .map_err(|e| run_error("--infer", e))?;
-    let data = SineFrequencyDataset::new(config.data.clone(), size, config.seed ^ 0x1f3d)
+/// on the inference backend (no autodiff) and returns its accuracy on `valid_size` sequences:
+/// newly drawn ones (a seed neither training nor validation used) or the run's validation set.
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<f64, RunError> {
+    let (config, model) = load_run(artifacts, ExperimentConfig::init)?;
+    let seed = on.seed(config.seed);
+    let data = SineFrequencyDataset::new(config.data.clone(), config.valid_size, seed)
         .map_err(|e| run_error("data", e))?;
-    Ok(accuracy(&model, &data, config.batch_size, &device))
+    Ok(accuracy(
+        &model,
+        &data,
+        config.batch_size,
+        &backend::device(),
+    ))
 }

@@ -18,12 +18,12 @@ use burn::train::{
 };
 use ltc_burn::ltc::{Ltc, LtcConfig};
 use ltc_burn::optim::clip_grad_norm;
-use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesItem, sine_quickstart};
+use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesItem, sine_quickstart, sine_sequence};
 use ltc_wirings::AutoNcp;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
@@ -46,6 +46,22 @@ pub struct SineExperiment {
     /// 9.2e-5 to 2.3e-3, median 1.9e-4 (`tools/ncps_sine.py`).
     #[config(default = 10)]
     pub seed: u64,
+}
+
+impl SineExperiment {
+    /// The untrained model: an LTC on AutoNCP(units, 1) over `[sin t, cos t]`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<SineModel<B>, RunError> {
+        let wiring = AutoNcp::new(self.units, 1)
+            .build(2)
+            .map_err(|e| run_error("wiring", e))?;
+        let ltc = LtcConfig::from_wiring(wiring)
+            .init::<B>(device)
+            .map_err(|e| run_error("model", e))?;
+        Ok(SineModel {
+            ltc,
+            clip_norm: self.clip_norm,
+        })
+    }
 }
 
 /// The LTC with an MSE loss over every step.
@@ -115,12 +131,7 @@ pub fn train(
     let device = backend::device();
     let resume_from = prepare_artifacts(config, artifacts, options)?;
     B::seed(&device, config.seed);
-    let wiring = AutoNcp::new(config.units, 1)
-        .build(2)
-        .map_err(|e| run_error("wiring", e))?;
-    let ltc = LtcConfig::from_wiring(wiring)
-        .init::<B>(&device)
-        .map_err(|e| run_error("model", e))?;
+    let model = config.init::<B>(&device)?;
     let item = sine_quickstart();
     // One epoch of `steps` batches, each the whole sequence: `steps` optimiser steps.
     let train_data = InMemDataset::new(vec![item.clone(); config.steps]);
@@ -133,10 +144,6 @@ pub fn train(
         .build(valid_data);
     // PyTorch's Adam defaults (Burn's epsilon is 1e-5).
     let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
-    let model = SineModel {
-        ltc,
-        clip_norm: config.clip_norm,
-    };
     let learner = Learner::new(model, optimizer, config.learning_rate);
     let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
@@ -190,6 +197,29 @@ pub fn train(
         train_seconds,
         artifacts: artifacts.to_path_buf(),
         plot: plot.with_extension("png"),
+    })
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` on the inference backend and
+/// returns its MSE on the 48 steps that follow the training sequence (it runs the sequence
+/// continued to 96 points, `t` up to 6π, from the start), or on the training sequence itself.
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<f64, RunError> {
+    let (_, model) = load_run(artifacts, SineExperiment::init)?;
+    let trained = sine_quickstart();
+    let device = backend::device();
+    Ok(match on {
+        InferOn::Validation => evaluate(&model, &trained, &device).0,
+        InferOn::NewData => {
+            let n = trained.seq_len;
+            let longer = sine_sequence(2 * n, 3.0 * std::f64::consts::PI / (n - 1) as f64);
+            let (_, prediction) = evaluate(&model, &longer, &device);
+            prediction[n..]
+                .iter()
+                .zip(&longer.targets[n..])
+                .map(|(p, t)| (p - f64::from(*t)).powi(2))
+                .sum::<f64>()
+                / n as f64
+        }
     })
 }
 

@@ -30,7 +30,7 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{RunOptions, launch, prepare_artifacts};
+use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The wiring of the LTC.
@@ -88,6 +88,22 @@ impl SpiralExperiment {
             .build(4),
         };
         wiring.map_err(|e| run_error("wiring", e))
+    }
+
+    /// The untrained model for data whose RMS step is `step_scale`.
+    pub fn init<B: Backend>(
+        &self,
+        step_scale: f64,
+        device: &B::Device,
+    ) -> Result<SpiralModel<B>, RunError> {
+        let ltc = LtcConfig::from_wiring(self.build_wiring()?)
+            .init::<B>(device)
+            .map_err(|e| run_error("model", e))?;
+        Ok(SpiralModel {
+            ltc,
+            step_scale,
+            warmup: self.warmup,
+        })
     }
 }
 
@@ -254,15 +270,7 @@ pub fn train(
     let spiral = Spiral::new(&config.data).map_err(|e| run_error("data", e))?;
     let step_scale = rms_step(spiral.train());
     B::seed(&device, config.seed);
-    let wiring = config.build_wiring()?;
-    let ltc = LtcConfig::from_wiring(wiring)
-        .init::<B>(&device)
-        .map_err(|e| run_error("model", e))?;
-    let model = SpiralModel {
-        ltc,
-        step_scale,
-        warmup: config.warmup,
-    };
+    let model = config.init::<B>(step_scale, &device)?;
 
     let loader_train = DataLoaderBuilder::new(SeriesBatcher)
         .batch_size(config.batch_size)
@@ -303,6 +311,32 @@ pub fn train(
         artifacts: artifacts.to_path_buf(),
         files,
     })
+}
+
+/// The `--infer` path: loads the model saved in `artifacts` on the inference backend and
+/// returns its MSE and the last-point baseline's (data units) on validation windows: those of
+/// a spiral drawn with another seed and added noise (`noise + 0.5`, about 5e-4 per coordinate
+/// at 1000 points), or the run's own.
+pub fn infer(artifacts: &Path, on: InferOn) -> Result<(f64, f64), RunError> {
+    let (config, model) = load_run(artifacts, |config: &SpiralExperiment, device| {
+        let spiral = Spiral::new(&config.data).map_err(|e| run_error("data", e))?;
+        config.init(rms_step(spiral.train()), device)
+    })?;
+    let data = match on {
+        InferOn::NewData => config
+            .data
+            .clone()
+            .with_seed(InferOn::NewData.seed(config.data.seed))
+            .with_noise(config.data.noise + 0.5),
+        InferOn::Validation => config.data.clone(),
+    };
+    let spiral = Spiral::new(&data).map_err(|e| run_error("data", e))?;
+    Ok(evaluate(
+        &model,
+        spiral.valid(),
+        config.batch_size,
+        &backend::device(),
+    ))
 }
 
 /// `trajectory.{png,svg}`: the true spiral and the one-step-ahead predictions along it;

@@ -4,6 +4,7 @@
 //! the elapsed time), so a model must weigh every event by its duration to get the parity. The
 //! paper (Hasani et al. 2022, 32-bit streams) reports CfC ≈ 99 % and LTC ≈ 49 %.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::config::Config;
@@ -14,11 +15,16 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
+use ltc_burn::persist::{
+    CONFIG_FILE, MODEL_FILE, load_record, load_weights, save_record, save_weights,
+};
 use ltc_datasets::{EventBatch, EventBatcher, EventXor};
 use ltc_wirings::FullyConnected;
 
+use crate::backend;
 use crate::embed::{Liquid, LiquidKind};
-use crate::sequence_classification::{RunError, fraction_correct, run_error};
+use crate::run::{InferOn, check_same_run, last_complete_epoch, load_files};
+use crate::sequence_classification::{RunError, fraction_correct, run_error, save_config};
 
 /// Everything that defines a run.
 #[derive(Config, Debug)]
@@ -105,26 +111,60 @@ impl<B: Backend> XorModel<B> {
 pub struct XorReport {
     /// The liquid layer.
     pub kind: LiquidKind,
-    /// Validation accuracy after each epoch, in `[0, 1]`.
+    /// Validation accuracy after each epoch, in `[0, 1]` (a resumed run's earlier epochs come
+    /// from its checkpoint).
     pub valid_accuracy: Vec<f64>,
     /// Trainable parameters.
     pub params: usize,
-    /// Wall-clock training time, in seconds.
+    /// Wall-clock training time of this invocation, in seconds.
     pub train_seconds: f64,
+    /// The epoch this invocation resumed after (`None`: trained from the start).
+    pub resumed_from: Option<usize>,
 }
 
-/// Trains one model (a plain Adam loop) and reports its validation accuracy after every epoch.
+/// The folder of one model's checkpoints and trained weights: `artifacts/cfc` or
+/// `artifacts/ltc`.
+pub fn model_dir(artifacts: &Path, kind: LiquidKind) -> PathBuf {
+    artifacts.join(match kind {
+        LiquidKind::Cfc => "cfc",
+        LiquidKind::Ltc => "ltc",
+    })
+}
+
+fn checkpoint_files(epoch: usize) -> [String; 3] {
+    [
+        format!("model-{epoch}.mpk"),
+        format!("optim-{epoch}.mpk"),
+        format!("accuracy-{epoch}.json"),
+    ]
+}
+
+/// Trains one model with a plain Adam loop and reports its validation accuracy after every
+/// epoch.
+///
+/// Writes `artifacts/config.json` and, under [`model_dir`], a checkpoint after every epoch
+/// (`checkpoint/model-E.mpk`, `optim-E.mpk` with Adam's moments, `accuracy-E.json` with the
+/// accuracies so far; each written to a temporary file and renamed; the last two epochs are
+/// kept) and the trained weights `model.mpk`. With `resume`, continues after the last complete
+/// checkpoint, replaying the data order of the epochs already done, once `config.json` is
+/// checked to describe the same run (only `epochs` may differ).
 pub fn train<B: AutodiffBackend>(
     config: &XorConfig,
     kind: LiquidKind,
+    artifacts: &Path,
+    resume: bool,
     device: &B::Device,
     mut on_epoch: impl FnMut(usize, f64),
 ) -> Result<XorReport, RunError> {
     B::seed(device, config.seed);
     let train = EventXor::new(config.bits, config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
-    let valid = EventXor::new(config.bits, config.valid_size, config.seed ^ 0x5eed)
-        .map_err(|e| run_error("validation data", e))?;
+    let valid = EventXor::new(
+        config.bits,
+        config.valid_size,
+        InferOn::Validation.seed(config.seed),
+    )
+    .map_err(|e| run_error("validation data", e))?;
     let mut model = config.init::<B>(kind, device)?;
     let params = model.num_params();
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
@@ -134,25 +174,111 @@ pub fn train<B: AutodiffBackend>(
         .shuffle(config.seed)
         .set_device(device.clone())
         .build(train);
+
+    let dir = model_dir(artifacts, kind);
+    let checkpoints = dir.join("checkpoint");
     let mut valid_accuracy = Vec::with_capacity(config.epochs);
+    let resumed_from = if resume {
+        check_same_run(config, artifacts)?;
+        let epoch = last_complete_epoch(&checkpoints, |e| checkpoint_files(e)[1..].to_vec())
+            .ok_or_else(|| {
+                RunError(format!(
+                    "--resume: no complete checkpoint in {}; start without --resume",
+                    checkpoints.display()
+                ))
+            })?;
+        let [model_file, optim_file, accuracy_file] = checkpoint_files(epoch);
+        model = load_weights(model, &checkpoints.join(model_file), device)
+            .map_err(|e| run_error("--resume", e))?;
+        optim = optim.load_record(
+            load_record::<B, _>(&checkpoints.join(optim_file), device)
+                .map_err(|e| run_error("--resume", e))?,
+        );
+        let path = checkpoints.join(accuracy_file);
+        valid_accuracy = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(|| RunError(format!("--resume: {} is unreadable", path.display())))?;
+        // Each pass over the loader draws the next order from its seeded generator.
+        for _ in 0..epoch {
+            drop(loader.iter());
+        }
+        Some(epoch)
+    } else {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| {
+                run_error(
+                    format_args!("cannot clear the earlier run's {}", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        None
+    };
+    save_config(config, artifacts)?;
+
     let start = Instant::now();
-    for epoch in 0..config.epochs {
-        // A new order every epoch, from the seeded generator the loader holds.
+    for epoch in resumed_from.unwrap_or(0) + 1..=config.epochs {
         for batch in loader.iter() {
             let loss = loss_fn.forward(model.forward(&batch), batch.targets.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
         }
         let accuracy = accuracy(&model.valid(), &valid, config.batch_size, device);
-        on_epoch(epoch + 1, accuracy);
+        on_epoch(epoch, accuracy);
         valid_accuracy.push(accuracy);
+        write_checkpoint(&checkpoints, epoch, &model, &optim, &valid_accuracy)?;
     }
+    save_weights(model.clone(), &dir.join(MODEL_FILE))
+        .map_err(|e| run_error("cannot write the model", e))?;
     Ok(XorReport {
         kind,
         valid_accuracy,
         params,
         train_seconds: start.elapsed().as_secs_f64(),
+        resumed_from,
     })
+}
+
+/// Writes epoch `epoch`'s checkpoint (the accuracies last, so a complete set has all three)
+/// and removes the one from two epochs before.
+fn write_checkpoint<B: AutodiffBackend, O: Optimizer<XorModel<B>, B>>(
+    dir: &Path,
+    epoch: usize,
+    model: &XorModel<B>,
+    optim: &O,
+    valid_accuracy: &[f64],
+) -> Result<(), RunError> {
+    let [model_file, optim_file, accuracy_file] = checkpoint_files(epoch);
+    let failed = |e| run_error("cannot write a checkpoint", e);
+    save_weights(model.clone(), &dir.join(model_file)).map_err(failed)?;
+    save_record::<B, _>(optim.to_record(), &dir.join(optim_file)).map_err(failed)?;
+    let path = dir.join(accuracy_file);
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, format!("{valid_accuracy:?}"))
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|e| run_error(format_args!("cannot write {}", path.display()), e))?;
+    if epoch > 2 {
+        for name in checkpoint_files(epoch - 2) {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    Ok(())
+}
+
+/// The `--infer` path: loads the `kind` model saved under `artifacts` on the inference backend
+/// and returns its accuracy on `valid_size` newly drawn streams (another seed) or on the run's
+/// validation streams.
+pub fn infer(artifacts: &Path, kind: LiquidKind, on: InferOn) -> Result<f64, RunError> {
+    let (config, model) = load_files(
+        &artifacts.join(CONFIG_FILE),
+        &model_dir(artifacts, kind).join(MODEL_FILE),
+        |config: &XorConfig, device| config.init(kind, device),
+    )?;
+    let device = backend::device();
+    let data = EventXor::new(config.bits, config.valid_size, on.seed(config.seed))
+        .map_err(|e| run_error("data", e))?;
+    Ok(accuracy(&model, &data, config.batch_size, &device))
 }
 
 /// Fraction of `data` that `model` gets right.

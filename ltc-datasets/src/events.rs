@@ -142,15 +142,26 @@ impl<B: Backend> Batcher<B, EventItem, EventBatch<B>> for EventBatcher {
 /// assert_eq!((item.seq_len, item.input_features, item.target_features), (48, 2, 1));
 /// ```
 pub fn sine_quickstart() -> SeriesItem {
-    let n = 48;
-    let t = |i: usize| 3.0 * std::f64::consts::PI * i as f64 / (n - 1) as f64;
+    sine_sequence(48, 3.0 * std::f64::consts::PI / 47.0)
+}
+
+/// `points` steps `t = i·dt` from 0 of the first-steps task: inputs `[sin t, cos t]`, target
+/// `sin 2t`. [`sine_quickstart`] is `sine_sequence(48, 3π / 47)`; a longer sequence with the
+/// same `dt` continues it.
+///
+/// ```
+/// let long = ltc_datasets::sine_sequence(96, 3.0 * std::f64::consts::PI / 47.0);
+/// assert_eq!(long.inputs[..96], ltc_datasets::sine_quickstart().inputs[..]);
+/// ```
+pub fn sine_sequence(points: usize, dt: f64) -> SeriesItem {
+    let t = |i: usize| dt * i as f64;
     SeriesItem {
-        inputs: (0..n)
+        inputs: (0..points)
             .flat_map(|i| [t(i).sin() as f32, t(i).cos() as f32])
             .collect(),
-        targets: (0..n).map(|i| (2.0 * t(i)).sin() as f32).collect(),
+        targets: (0..points).map(|i| (2.0 * t(i)).sin() as f32).collect(),
         elapsed: None,
-        seq_len: n,
+        seq_len: points,
         input_features: 2,
         target_features: 1,
     }

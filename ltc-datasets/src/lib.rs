@@ -9,7 +9,7 @@
 //!   classification), batched by [`SequenceClassificationBatcher`] into
 //!   `inputs [batch, seq, features]` and `targets [batch]`.
 //! - [`Spiral`]: the LTC tutorial's spiral as next-step prediction windows, and
-//!   [`sine_quickstart`], ncps's first-steps sequence; both batched by [`SeriesBatcher`] into
+//!   [`sine_quickstart`] (and its continuation [`sine_sequence`]), ncps's first-steps sequence; both batched by [`SeriesBatcher`] into
 //!   `inputs [batch, seq, in]`, `targets [batch, seq, out]` and, for irregular data,
 //!   `elapsed [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
 //! - [`Moons`]: two interleaved half circles, batched by [`PointBatcher`] into
@@ -37,7 +37,7 @@ mod spiral;
 pub use blobs::{DIRECTIONS, FrameBatch, FrameBatcher, FrameItem, MovingBlobs, MovingBlobsConfig};
 pub use csv_series::{CsvSeries, CsvSeriesConfig, Normalizer};
 pub use error::DatasetError;
-pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart};
+pub use events::{EventBatch, EventBatcher, EventItem, EventXor, sine_quickstart, sine_sequence};
 pub use irregular::{IrregularOscillator, IrregularOscillatorConfig};
 pub use moons::{Moons, PointBatch, PointBatcher, PointItem};
 pub use sequence::{
