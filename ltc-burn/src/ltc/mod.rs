@@ -6,8 +6,11 @@
 //!   memory, batch- or sequence-first inputs and a one-step API.
 //! - [`Positivity`]: ncps's implicit (softplus) and explicit (clip) constraints; the clip runs
 //!   by itself after every optimiser step.
+//! - [`fused`]: the whole unfold loop of a sequence as one fused computation (so far the CPU
+//!   kernel on slices, with its recomputing backward; the layers do not use it yet).
 
 mod cell;
+pub mod fused;
 mod layer;
 mod positive;
 
