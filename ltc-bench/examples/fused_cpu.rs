@@ -102,8 +102,9 @@ fn main() {
         tf.sort_by(f64::total_cmp);
         tb.sort_by(f64::total_cmp);
         println!(
-            "{name}: synapses {} fwd {:.2} ms  bwd {:.2} ms",
+            "{name}: {} synapses, {:?}: forward {:.2} ms, backward {:.2} ms",
             rec_syn.count(n, n),
+            ltc_burn::ltc::fused::cpu::isa(),
             tf[iters / 2],
             tb[iters / 2]
         );
