@@ -163,10 +163,7 @@ fn main() -> ExitCode {
             eprintln!("error: --require-cfc-accuracy needs the CfC trained (--models both or cfc)");
             ExitCode::FAILURE
         }
-        (Some(required), Some(cfc)) if cfc < required => {
-            eprintln!("error: CfC validation accuracy {cfc:.4} is below the required {required}");
-            ExitCode::FAILURE
-        }
-        _ => ExitCode::SUCCESS,
+        (required, Some(cfc)) => require_at_least("CfC validation accuracy", cfc, required),
+        (None, None) => ExitCode::SUCCESS,
     }
 }

@@ -131,7 +131,7 @@ pub fn prepare_artifacts<C: Config>(
 /// Checks, for `--resume`, that `artifacts/config.json` describes the run `config` describes
 /// (only `epochs` may differ).
 pub fn check_same_run<C: Config>(config: &C, artifacts: &Path) -> Result<(), RunError> {
-    let path = artifacts.join("config.json");
+    let path = artifacts.join(ltc_burn::persist::CONFIG_FILE);
     let saved = std::fs::read_to_string(&path)
         .map_err(|e| run_error(format_args!("--resume: cannot read {}", path.display()), e))?;
     let comparable = |json: &str| -> Result<serde_json::Value, RunError> {

@@ -164,14 +164,14 @@ pub fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display)
 
 /// Writes `config.json` into the artifacts folder (through a temporary file and a rename).
 pub fn save_config(config: &impl Config, artifacts: &Path) -> Result<(), RunError> {
-    ltc_burn::persist::save_config(config, &artifacts.join("config.json"))
+    ltc_burn::persist::save_config(config, &artifacts.join(ltc_burn::persist::CONFIG_FILE))
         .map_err(|e| run_error("cannot write config.json", e))
 }
 
 /// Writes the trained model as `model.mpk` (full precision) into the artifacts folder (through
 /// a temporary file and a rename).
 pub fn save_model<B: Backend, M: Module<B>>(model: M, artifacts: &Path) -> Result<(), RunError> {
-    ltc_burn::persist::save_weights(model, &artifacts.join("model.mpk"))
+    ltc_burn::persist::save_weights(model, &artifacts.join(ltc_burn::persist::MODEL_FILE))
         .map_err(|e| run_error("cannot write the model", e))
 }
 

@@ -255,7 +255,8 @@ fn write_checkpoint<B: AutodiffBackend, O: Optimizer<XorModel<B>, B>>(
     save_record::<B, _>(optim.to_record(), &dir.join(optim_file)).map_err(failed)?;
     let path = dir.join(accuracy_file);
     let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, format!("{valid_accuracy:?}"))
+    let json = serde_json::to_string(valid_accuracy).map_err(|e| run_error("accuracies", e))?;
+    std::fs::write(&temporary, json)
         .and_then(|()| std::fs::rename(&temporary, &path))
         .map_err(|e| run_error(format_args!("cannot write {}", path.display()), e))?;
     if epoch > 2 {

@@ -6,7 +6,7 @@
 use ltc_datasets::{MovingBlobsConfig, SpiralConfig};
 use ltc_examples::embed::{self, EmbedConfig, LiquidKind};
 use ltc_examples::run::{InferOn, RunOptions};
-use ltc_examples::sequence_classification::Progress;
+use ltc_examples::sequence_classification::{Progress, RunError};
 use ltc_examples::xor::{self, XorConfig, model_dir};
 use ltc_examples::{moons, ode_spiral, sine, spiral};
 
@@ -18,6 +18,16 @@ fn plain() -> RunOptions {
     RunOptions::new(Progress::Plain)
 }
 
+/// `infer` on the run's own validation data gives exactly `reported` (the saved model loads
+/// exactly); returns its result on new data.
+fn infer_matches<T: PartialEq + std::fmt::Debug>(
+    reported: T,
+    infer: impl Fn(InferOn) -> Result<T, RunError>,
+) -> T {
+    assert_eq!(infer(InferOn::Validation).unwrap(), reported);
+    infer(InferOn::NewData).unwrap()
+}
+
 #[test]
 fn spiral_infers_from_its_artifacts() {
     let artifacts = dir("spiral");
@@ -25,9 +35,9 @@ fn spiral_infers_from_its_artifacts() {
         spiral::SpiralExperiment::new(SpiralConfig::new().with_num_points(200).with_seq_len(16))
             .with_epochs(2);
     let report = spiral::train(&config, &artifacts, &plain()).unwrap();
-    let (mse, baseline) = spiral::infer(&artifacts, InferOn::Validation).unwrap();
-    assert_eq!((mse, baseline), (report.valid_mse, report.baseline_mse));
-    let (mse, baseline) = spiral::infer(&artifacts, InferOn::NewData).unwrap();
+    let (mse, baseline) = infer_matches((report.valid_mse, report.baseline_mse), |on| {
+        spiral::infer(&artifacts, on)
+    });
     assert!(mse.is_finite() && baseline > 0.0, "{mse} {baseline}");
     assert_ne!(baseline, report.baseline_mse, "new data differs");
 }
@@ -37,11 +47,7 @@ fn sine_infers_from_its_artifacts() {
     let artifacts = dir("sine");
     let config = sine::SineExperiment::new().with_steps(40);
     let report = sine::train(&config, &artifacts, &plain()).unwrap();
-    assert_eq!(
-        sine::infer(&artifacts, InferOn::Validation).unwrap(),
-        report.mse
-    );
-    let continued = sine::infer(&artifacts, InferOn::NewData).unwrap();
+    let continued = infer_matches(report.mse, |on| sine::infer(&artifacts, on));
     assert!(
         continued.is_finite() && continued != report.mse,
         "{continued}"
@@ -57,11 +63,7 @@ fn embed_infers_from_its_artifacts() {
         .with_valid_size(32)
         .with_epochs(1);
     let report = embed::train(&config, &artifacts, &plain()).unwrap();
-    assert_eq!(
-        embed::infer(&artifacts, InferOn::Validation).unwrap(),
-        report.valid_accuracy
-    );
-    let accuracy = embed::infer(&artifacts, InferOn::NewData).unwrap();
+    let accuracy = infer_matches(report.valid_accuracy, |on| embed::infer(&artifacts, on));
     assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
 }
 
@@ -73,12 +75,8 @@ fn moons_infers_from_its_artifacts() {
         .with_valid_size(256)
         .with_epochs(3);
     let report = moons::train(&config, &artifacts, &plain()).unwrap();
-    assert_eq!(
-        moons::infer(&artifacts, InferOn::Validation).unwrap(),
-        report.valid_accuracy
-    );
     // Moons are easy: three epochs already separate them well on any draw.
-    let accuracy = moons::infer(&artifacts, InferOn::NewData).unwrap();
+    let accuracy = infer_matches(report.valid_accuracy, |on| moons::infer(&artifacts, on));
     assert!(
         (accuracy - report.valid_accuracy).abs() < 0.1,
         "new data {accuracy}, validation {}",
@@ -94,11 +92,7 @@ fn ode_spiral_infers_from_its_artifacts() {
         .with_t_end(2.5)
         .with_epochs(1);
     let report = ode_spiral::train(&config, &artifacts, &plain()).unwrap();
-    assert_eq!(
-        ode_spiral::infer(&artifacts, InferOn::Validation).unwrap(),
-        report.final_l1
-    );
-    let l1 = ode_spiral::infer(&artifacts, InferOn::NewData).unwrap();
+    let l1 = infer_matches(report.final_l1, |on| ode_spiral::infer(&artifacts, on));
     assert!(l1.is_finite() && l1 != report.final_l1, "{l1}");
 }
 
@@ -148,8 +142,7 @@ fn xor_checkpoints_resumes_and_infers() {
     }
 
     let last = *resumed.valid_accuracy.last().unwrap();
-    assert_eq!(xor::infer(&parts, kind, InferOn::Validation).unwrap(), last);
-    let new = xor::infer(&parts, kind, InferOn::NewData).unwrap();
+    let new = infer_matches(last, |on| xor::infer(&parts, kind, on));
     assert!((0.0..=1.0).contains(&new), "{new}");
 
     // Resuming with other options, or with nothing to resume from, is refused.

@@ -17,6 +17,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(12);
+    let fill = |len: usize, lo: f32, hi: f32| -> Vec<f32> {
+        (0..len)
+            .map(|i| lo + (hi - lo) * ((i * 7919 % 1000) as f32 / 1000.0))
+            .collect()
+    };
     for (name, wiring) in [
         ("fc32", FullyConnected::new(32).build(s).unwrap()),
         ("fc64", FullyConnected::new(64).build(s).unwrap()),
@@ -30,31 +35,23 @@ fn main() {
         let sen_mask: Vec<f32> = wiring.sensory_mask();
         let rec_syn = Synapses::from_mask(&rec_mask, n);
         let sen_syn = Synapses::from_mask(&sen_mask, n);
-        let fill = |len: usize, lo: f32, hi: f32| -> Vec<f32> {
-            (0..len)
-                .map(|i| lo + (hi - lo) * ((i * 7919 % 1000) as f32 / 1000.0))
-                .collect()
+        // w (masked), sigma, mu, erev of a population, in ncps's initial ranges.
+        let population = |mask: &[f32]| -> [Vec<f32>; 4] {
+            let len = mask.len();
+            let w = fill(len, 0.01, 1.0)
+                .iter()
+                .zip(mask)
+                .map(|(a, m)| a * m)
+                .collect();
+            [
+                w,
+                fill(len, 3.0, 8.0),
+                fill(len, 0.3, 0.8),
+                fill(len, -1.0, 1.0),
+            ]
         };
-        let w: Vec<f32> = fill(n * n, 0.01, 1.0)
-            .iter()
-            .zip(&rec_mask)
-            .map(|(a, m)| a * m)
-            .collect();
-        let (sigma, mu, erev) = (
-            fill(n * n, 3.0, 8.0),
-            fill(n * n, 0.3, 0.8),
-            fill(n * n, -1.0, 1.0),
-        );
-        let sw: Vec<f32> = fill(s * n, 0.01, 1.0)
-            .iter()
-            .zip(&sen_mask)
-            .map(|(a, m)| a * m)
-            .collect();
-        let (ssigma, smu, serev) = (
-            fill(s * n, 3.0, 8.0),
-            fill(s * n, 0.3, 0.8),
-            fill(s * n, -1.0, 1.0),
-        );
+        let [w, sigma, mu, erev] = population(&rec_mask);
+        let [sw, ssigma, smu, serev] = population(&sen_mask);
         let x = fill(b * l * s, -1.0, 1.0);
         let v0 = vec![0.0f32; b * n];
         let cm_t = fill(n, 2.4, 3.6);

@@ -284,14 +284,14 @@ fn gradients_match_finite_differences() {
                 let fwd = forward(p);
                 backward(p, &fwd, &weights)
             });
-            let analytic = analytic(&grads);
+            let kernel = analytic(&grads);
             // Every instruction set computes the same gradients (f64: to rounding; f32: to
             // f32's accuracy).
             for isa in Isa::supported() {
                 let other = data.with_problem::<f64, _>(sparse, |p| {
                     backward_with(p, &forward_with(p, isa), &weights, isa)
                 });
-                for (a, b) in analytic.iter().zip(super::tests::analytic(&other).iter()) {
+                for (a, b) in kernel.iter().zip(analytic(&other).iter()) {
                     let diff = a
                         .iter()
                         .zip(b)
@@ -316,7 +316,7 @@ fn gradients_match_finite_differences() {
                 .into_iter()
                 .chain(&f32_grads.recurrent)
                 .chain(&f32_grads.sensory);
-                for (a, b) in f32_all.zip(&analytic) {
+                for (a, b) in f32_all.zip(&kernel) {
                     let d = max_rel_diff(a, b);
                     assert!(d < 2e-5, "{isa:?} {shape:?}: f32 gradients differ by {d:e}");
                 }
@@ -338,7 +338,7 @@ fn gradients_match_finite_differences() {
                         loss(&d, &weights)
                     };
                     let numeric = (eval(snapshot_plus) - eval(snapshot_minus)) / (2.0 * h);
-                    let ours = analytic[slot][k];
+                    let ours = kernel[slot][k];
                     // A masked synapse's parameters get no gradient in the sparse kernel (the
                     // dense one computes the exact, zero, derivative of a w = 0 synapse, except
                     // for w itself).
