@@ -382,6 +382,90 @@ fn compare(what: impl Into<String>, got: &Array, want: &Array, tol: Tolerance) -
     }
 }
 
+/// A fixture's inputs as tensors.
+struct Inputs<B: Backend> {
+    /// `[batch, seq, input]` (or sequence-first, as the fixture's config says), tracked.
+    input: Tensor<B, 3>,
+    timespans: Option<Tensor<B, 2>>,
+    hx: Option<Hx<B>>,
+    return_sequences: bool,
+}
+
+impl<B: AutodiffBackend> Inputs<B> {
+    fn of(fixture: &Fixture, device: &B::Device) -> Result<Self, String> {
+        let input = fixture
+            .array("/input")?
+            .tensor::<B, 3>(device)
+            .require_grad();
+        let timespans = match &fixture.json["timespans"] {
+            Value::Null => None,
+            v => Some(Array::from_json(v)?.tensor::<B, 2>(device)),
+        };
+        let hx = match &fixture.json["hx"] {
+            Value::Null => None,
+            Value::Object(_) => Some((
+                fixture.array("/hx/h")?.tensor(device),
+                Some(fixture.array("/hx/c")?.tensor(device)),
+            )),
+            v => Some((Array::from_json(v)?.tensor(device), None)),
+        };
+        let return_sequences = fixture.config("return_sequences").as_bool().unwrap_or(true);
+        Ok(Self {
+            input,
+            timespans,
+            hx,
+            return_sequences,
+        })
+    }
+}
+
+/// For an LTC fixture, the fused unfold against the plain tensor path on backend `B` (both on
+/// the fixture's parameters and inputs): outputs, final state, the input's gradient and every
+/// parameter's gradient of the fixture's loss (Σ outputs²), compared within `tol`. On a
+/// backend without a fused kernel both runs take the plain path.
+///
+/// # Errors
+/// If the fixture is not an LTC one or cannot be read.
+pub fn fused_vs_reference<B: AutodiffBackend>(
+    fixture: &Fixture,
+    device: &B::Device,
+    tol: Tolerance,
+) -> Result<Vec<Comparison>, String> {
+    let fused = build_ltc::<B>(fixture, device)?.with_fused(true);
+    let reference = fused.clone().with_fused(false);
+    let run = |model: &Ltc<B>| -> Result<Vec<(String, Array)>, String> {
+        let Inputs {
+            input,
+            timespans,
+            hx,
+            return_sequences,
+        } = Inputs::of(fixture, device)?;
+        let (outputs, outputs_array, (h, c)) =
+            model.run(input.clone(), hx, timespans, return_sequences);
+        let mut all = vec![
+            ("outputs".to_string(), outputs_array),
+            ("final_state.h".to_string(), Array::of(h)),
+        ];
+        if let Some(c) = c {
+            all.push(("final_state.c".to_string(), Array::of(c)));
+        }
+        let grads = outputs.powi_scalar(2).sum().backward();
+        let grad_input = input.grad(&grads).ok_or("the input has no gradient")?;
+        all.push(("grad_input".to_string(), Array::of(grad_input)));
+        for (name, _, grad) in snapshot::<B, Ltc<B>>(fixture, model, Some(&grads)) {
+            let grad = grad.ok_or_else(|| format!("{name} has no gradient"))?;
+            all.push((format!("grads/{name}"), grad));
+        }
+        Ok(all)
+    };
+    let (got, want) = (run(&fused)?, run(&reference)?);
+    Ok(got
+        .iter()
+        .zip(&want)
+        .map(|((what, got), (_, want))| compare(what.clone(), got, want, tol))
+        .collect())
+}
+
 /// Runs one fixture on backend `B` and compares everything it holds.
 pub fn check<B: AutodiffBackend>(fixture: &Fixture, device: &B::Device) -> Report {
     let mut report = Report {
@@ -765,23 +849,12 @@ fn check_model<B: AutodiffBackend, M: Layer<B>>(
     out: &mut Vec<Comparison>,
 ) -> Result<(), String> {
     let f64_backend = core::mem::size_of::<B::FloatElem>() == 8;
-    let input = fixture
-        .array("/input")?
-        .tensor::<B, 3>(device)
-        .require_grad();
-    let timespans = match &fixture.json["timespans"] {
-        Value::Null => None,
-        v => Some(Array::from_json(v)?.tensor::<B, 2>(device)),
-    };
-    let hx = match &fixture.json["hx"] {
-        Value::Null => None,
-        Value::Object(_) => Some((
-            fixture.array("/hx/h")?.tensor(device),
-            Some(fixture.array("/hx/c")?.tensor(device)),
-        )),
-        v => Some((Array::from_json(v)?.tensor(device), None)),
-    };
-    let return_sequences = fixture.config("return_sequences").as_bool().unwrap_or(true);
+    let Inputs {
+        input,
+        timespans,
+        hx,
+        return_sequences,
+    } = Inputs::of(fixture, device)?;
     let (outputs, outputs_array, (h, c)) =
         model.run(input.clone(), hx, timespans, return_sequences);
 

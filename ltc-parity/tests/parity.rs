@@ -3,7 +3,7 @@
 //! automatic clip for a).
 
 use burn::tensor::backend::AutodiffBackend;
-use ltc_parity::{Fixture, Report, check, default_dir};
+use ltc_parity::{Fixture, Report, Tolerance, check, default_dir, fused_vs_reference};
 use ltc_testing::backend_tests;
 
 const CASES: [&str; 12] = [
@@ -107,7 +107,40 @@ fn l_ltc_ncp_linear_nomap_hx<B: AutodiffBackend>(device: &B::Device) {
     run_case::<B>("l_ltc_ncp_linear_nomap_hx", device);
 }
 
+/// The fused unfold equals the plain tensor path on every LTC fixture: outputs, final state
+/// and every gradient within 1e-5 (1e-10 in f64).
+fn ltc_fixtures_fused_equals_reference<B: AutodiffBackend>(device: &B::Device) {
+    let tol = if ltc_testing::is_f64::<B>() {
+        Tolerance {
+            atol: 1e-10,
+            rtol: 1e-10,
+        }
+    } else {
+        Tolerance {
+            atol: 1e-5,
+            rtol: 1e-5,
+        }
+    };
+    let ltc_cases: Vec<&str> = CASES.into_iter().filter(|c| c.contains("_ltc_")).collect();
+    assert_eq!(ltc_cases.len(), 6);
+    for case in ltc_cases {
+        let comparisons = fused_vs_reference::<B>(&load(case), device, tol).unwrap();
+        // outputs, final state, grad_input and at least the 11 synapse/leak parameters.
+        assert!(comparisons.len() >= 14, "{case}: {comparisons:?}");
+        for c in comparisons {
+            assert!(
+                c.worst <= 1.0,
+                "{case}: {} differs by {:.3e} (×{:.2} the tolerance)",
+                c.what,
+                c.max_abs,
+                c.worst
+            );
+        }
+    }
+}
+
 backend_tests! {
+    ltc_fixtures_fused_equals_reference,
     a_ltc_fc8,
     b_ltc_autoncp16_2,
     c_ltc_fc8_timespans,

@@ -7,6 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Tensor};
 use ltc_wirings::Wiring;
 
+use super::fused::{self, SynapseTensors, UnfoldInputs, UnfoldParams};
 use super::positive::{PositiveParam, Positivity};
 use crate::error::{Check, ConfigError};
 use crate::sequence::check_step_input;
@@ -164,6 +165,9 @@ pub struct LtcCell<B: Backend> {
     pub ode_unfolds: usize,
     /// Denominator guard (constant).
     pub epsilon: f64,
+    /// Whether the unfold loop runs through the backend's fused kernel where it has one
+    /// (constant, `true` after [`init`](LtcCellConfig::init); see [`with_fused`](Self::with_fused)).
+    pub fused: bool,
 }
 
 impl LtcCellConfig {
@@ -241,12 +245,13 @@ impl LtcCellConfig {
             motor: m,
             ode_unfolds: self.ode_unfolds,
             epsilon: self.epsilon,
+            fused: true,
         })
     }
 }
 
-/// Everything one input step needs that does not depend on the state, computed once per
-/// sequence (or per [`LtcCell::forward`] call) for one batch size.
+/// The layout the plain tensor path computes in, built once per sequence (or per call) for one
+/// batch size from [`UnfoldParams`].
 ///
 /// Layout: synapse tensors are `[batch, destination, source]`, the transpose of the parameters'
 /// `[source, destination]`, repeated over the batch. On burn-ndarray this is several times
@@ -282,11 +287,38 @@ pub(crate) struct Prepared<B: Backend> {
     gleak: Tensor<B, 2>,
     /// `pos(gleak) ⊙ vleak`, `[1, units]`.
     gleak_vleak: Tensor<B, 2>,
-    /// `pos(cm)`, `[1, units]`.
-    cm: Tensor<B, 2>,
 }
 
 impl<B: Backend> Prepared<B> {
+    pub(crate) fn new(params: &UnfoldParams<B>, batch: usize) -> Self {
+        let [s, n] = params.sensory.w.dims();
+        // [source, destination] → [batch, destination, source], contiguous.
+        let lay_out = |t: &Tensor<B, 2>| {
+            let [rows, cols] = t.dims();
+            t.clone()
+                .transpose()
+                .reshape([1, cols, rows])
+                .repeat_dim(0, batch)
+        };
+        let device = params.gleak.device();
+        let (rec, sen) = (&params.recurrent, &params.sensory);
+        Prepared {
+            w: lay_out(&rec.w),
+            sigma: lay_out(&rec.sigma),
+            mu: lay_out(&rec.mu),
+            erev: lay_out(&rec.erev),
+            sensory_w: lay_out(&sen.w),
+            sensory_sigma: lay_out(&sen.sigma),
+            sensory_mu: lay_out(&sen.mu),
+            sensory_erev: lay_out(&sen.erev),
+            ones_column: Tensor::ones([batch, n, 1], &device),
+            ones_square: Tensor::ones([batch, n, n], &device),
+            ones_sensory: Tensor::ones([batch, n, s], &device),
+            gleak: params.gleak.clone().reshape([1, n]),
+            gleak_vleak: params.gleak_vleak.clone().reshape([1, n]),
+        }
+    }
+
     /// `out[b, j, i] = x[b, i]` for every destination `j`: `[batch, k]` → `[batch, units, k]`.
     fn spread(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
         let [batch, k] = x.dims();
@@ -325,6 +357,14 @@ impl<B: Backend> LtcCell<B> {
             .elem::<f64>() as usize
     }
 
+    /// Whether the unfold loop runs through the backend's fused kernel where it has one
+    /// ([`fused::has_fused`]: ndarray in f32 and f64, with or without autodiff), the default;
+    /// `false` keeps the plain tensor path, the reference the kernel is tested against. The
+    /// two agree to rounding (within 1e-5 in f32).
+    pub fn with_fused(self, fused: bool) -> Self {
+        Self { fused, ..self }
+    }
+
     /// Clips `w`, `sensory_w`, `cm` and `gleak` to `≥ 0` in [`Positivity::Clip`] mode (ncps's
     /// `apply_weight_constraints`). Optimiser steps already do this (see [`Positivity`]); call
     /// it after changing parameters by other means.
@@ -338,30 +378,30 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    pub(crate) fn prepare(&self, batch: usize) -> Prepared<B> {
-        let (n, s) = (self.units(), self.input_size());
-        // [source, destination] → [batch, destination, source], contiguous.
-        let lay_out = |t: Tensor<B, 2>| {
-            let [rows, cols] = t.dims();
-            t.transpose().reshape([1, cols, rows]).repeat_dim(0, batch)
-        };
-        let device = self.vleak.device();
-        let gleak = self.gleak.value().reshape([1, n]);
-        Prepared {
-            w: lay_out(self.w.value() * self.sparsity_mask.clone()),
-            sigma: lay_out(self.sigma.val()),
-            mu: lay_out(self.mu.val()),
-            erev: lay_out(self.erev.val()),
-            sensory_w: lay_out(self.sensory_w.value() * self.sensory_sparsity_mask.clone()),
-            sensory_sigma: lay_out(self.sensory_sigma.val()),
-            sensory_mu: lay_out(self.sensory_mu.val()),
-            sensory_erev: lay_out(self.sensory_erev.val()),
-            ones_column: Tensor::ones([batch, n, 1], &device),
-            ones_square: Tensor::ones([batch, n, n], &device),
-            ones_sensory: Tensor::ones([batch, n, s], &device),
-            gleak_vleak: gleak.clone() * self.vleak.val().reshape([1, n]),
+    /// The parameters of the unfold loop in the form [`fused::unfold`] takes them: positive,
+    /// masked conductances and the leak terms, with their autodiff graph.
+    pub fn unfold_params(&self) -> UnfoldParams<B> {
+        let n = self.units();
+        let gleak = self.gleak.value();
+        UnfoldParams {
+            recurrent: SynapseTensors {
+                w: self.w.value() * self.sparsity_mask.clone(),
+                sigma: self.sigma.val(),
+                mu: self.mu.val(),
+                erev: self.erev.val(),
+            },
+            recurrent_mask: self.sparsity_mask.clone(),
+            sensory: SynapseTensors {
+                w: self.sensory_w.value() * self.sensory_sparsity_mask.clone(),
+                sigma: self.sensory_sigma.val(),
+                mu: self.sensory_mu.val(),
+                erev: self.sensory_erev.val(),
+            },
+            sensory_mask: self.sensory_sparsity_mask.clone(),
+            gleak_vleak: gleak.clone() * self.vleak.val().reshape([n]),
             gleak,
-            cm: self.cm.value().reshape([1, n]),
+            unfolds: self.ode_unfolds,
+            epsilon: self.epsilon,
         }
     }
 
@@ -396,47 +436,52 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    /// `cm_t = pos(cm) / (Δt / K)`: `[1, units]` for the default `Δt = 1`, `[batch, units]`
-    /// for per-sample elapsed times `[batch]`.
-    pub(crate) fn cm_t(&self, p: &Prepared<B>, elapsed: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
+    /// `cm_t = pos(cm) / (Δt / K)`: `[1, 1, units]` for the default `Δt = 1`,
+    /// `[batch, seq, units]` for elapsed times `[batch, seq]`.
+    pub(crate) fn cm_t(&self, elapsed: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
         let k = self.ode_unfolds as f64;
+        let n = self.units();
+        let cm = self.cm.value().reshape([1, 1, n]);
         match elapsed {
-            None => p.cm.clone().mul_scalar(k),
+            None => cm.mul_scalar(k),
             Some(dt) => {
-                let [batch] = dt.dims();
+                let [batch, seq] = dt.dims();
                 // ncps's cm / (Δt / K), through the exact reciprocal (see `crate::activation`).
-                p.cm.clone() * reciprocal(dt.reshape([batch, 1]).div_scalar(k))
+                cm * reciprocal(dt.reshape([batch, seq, 1]).div_scalar(k))
             }
         }
     }
 
-    /// One input step from mapped inputs `x̃` `[batch, input]` and state `v` `[batch, units]`:
-    /// the sensory currents once, then `ode_unfolds` semi-implicit sub-steps.
-    pub(crate) fn solve(
+    /// The unfold loop over a sequence of mapped inputs `x̃` `[batch, seq, input]` from the
+    /// potentials `v0` `[batch, units]`: the potentials after every step, `[batch, seq, units]`.
+    /// Fused where the backend has a kernel and [`fused`](Self::fused) is set; the plain tensor
+    /// path otherwise.
+    pub(crate) fn unfold(
         &self,
-        p: &Prepared<B>,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-        cm_t: Tensor<B, 2>,
-    ) -> Tensor<B, 2> {
-        // Sensory synapses, held for all sub-steps.
-        let (num_s, den_s) = Self::sensory_currents(p, x);
-        // The parts of numerator and denominator that the sub-steps do not change.
-        let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
-        let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(self.epsilon);
-        let mut v = v;
-        for _ in 0..self.ode_unfolds {
-            let (a_erev, a) = Self::synaptic_currents(p, v.clone());
-            let num = cm_t.clone() * v + num_fixed.clone() + a_erev;
-            let den = den_fixed.clone() + a;
-            v = num * reciprocal(den);
+        params: &UnfoldParams<B>,
+        x: Tensor<B, 3>,
+        v0: Tensor<B, 2>,
+        cm_t: Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
+        let inputs = UnfoldInputs {
+            x,
+            v0,
+            cm_t,
+            params: params.clone(),
+        };
+        if self.fused {
+            fused::unfold(inputs)
+        } else {
+            fused::unfold_reference(inputs)
         }
-        v
     }
 
     /// The sensory synapses' `(Σ s·sensory_erev, Σ s)` over inputs, `[batch, units]` each, with
     /// `s = sensory_w·σ(sensory_sigma·(x̃ − sensory_mu))` for the mapped input `x̃`.
-    fn sensory_currents(p: &Prepared<B>, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    pub(crate) fn sensory_currents(
+        p: &Prepared<B>,
+        x: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let [batch, _] = x.dims();
         let n = p.gleak.dims()[1];
         // [batch, destination, input]
@@ -455,7 +500,10 @@ impl<B: Backend> LtcCell<B> {
 
     /// The recurrent synapses' `(Σ a·erev, Σ a)` over sources, `[batch, units]` each, with
     /// `a = w·σ(sigma·(v_source − mu))`.
-    fn synaptic_currents(p: &Prepared<B>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    pub(crate) fn synaptic_currents(
+        p: &Prepared<B>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let [batch, n] = v.dims();
         // [batch, destination, source]
         let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v));
@@ -487,11 +535,40 @@ impl<B: Backend> LtcCell<B> {
             &v.dims(),
             &[("batch", Some(batch)), ("units", Some(self.units()))],
         );
-        let p = self.prepare(batch);
-        let cm_t = self.cm_t(&p, elapsed);
-        let v = self.solve(&p, self.map_input(x), v, cm_t);
+        let s = self.input_size();
+        let cm_t = self.cm_t(elapsed.map(|dt| dt.reshape([batch, 1])));
+        let x = self.map_input(x).reshape([batch, 1, s]);
+        let v = self
+            .unfold(&self.unfold_params(), x, v, cm_t)
+            .reshape([batch, self.units()]);
         (self.map_output(v.clone()), v)
     }
+}
+
+/// One input step on the plain tensor path: the sensory currents of the mapped input `x̃`
+/// `[batch, input]` once, then `unfolds` semi-implicit sub-steps from `v` `[batch, units]`;
+/// `cm_t` is `[1, units]` or `[batch, units]`.
+pub(crate) fn solve<B: Backend>(
+    p: &Prepared<B>,
+    x: Tensor<B, 2>,
+    v: Tensor<B, 2>,
+    cm_t: Tensor<B, 2>,
+    unfolds: usize,
+    epsilon: f64,
+) -> Tensor<B, 2> {
+    // Sensory synapses, held for all sub-steps.
+    let (num_s, den_s) = LtcCell::sensory_currents(p, x);
+    // The parts of numerator and denominator that the sub-steps do not change.
+    let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
+    let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(epsilon);
+    let mut v = v;
+    for _ in 0..unfolds {
+        let (a_erev, a) = LtcCell::synaptic_currents(p, v.clone());
+        let num = cm_t.clone() * v + num_fixed.clone() + a_erev;
+        let den = den_fixed.clone() + a;
+        v = num * reciprocal(den);
+    }
+    v
 }
 
 /// The LTC neurons' ODE with the input held fixed, as a [`VectorField`](crate::ode::VectorField) that any solver of
@@ -523,6 +600,8 @@ impl<B: Backend> LtcCell<B> {
 #[derive(Debug, Clone)]
 pub struct LtcField<B: Backend> {
     prepared: Prepared<B>,
+    /// `1 / pos(cm)`, `[1, units]`.
+    inv_cm: Tensor<B, 2>,
     /// `gleak·vleak + Σ sensory·sensory_erev`, `[batch, units]`.
     num_fixed: Tensor<B, 2>,
     /// `gleak + Σ sensory`, `[batch, units]`.
@@ -537,9 +616,10 @@ impl<B: Backend> LtcCell<B> {
     /// If `x` is not `[batch, input]`.
     pub fn vector_field(&self, x: Tensor<B, 2>) -> LtcField<B> {
         let batch = check_step_input("LtcCell::vector_field", self.input_size(), &x, None);
-        let p = self.prepare(batch);
+        let p = Prepared::new(&self.unfold_params(), batch);
         let (num_s, den_s) = Self::sensory_currents(&p, self.map_input(x));
         LtcField {
+            inv_cm: reciprocal(self.cm.value().reshape([1, self.units()])),
             num_fixed: p.gleak_vleak.clone() + num_s,
             den_fixed: p.gleak.clone() + den_s,
             prepared: p,
@@ -552,7 +632,7 @@ impl<B: Backend> crate::ode::VectorField<B, 2> for LtcField<B> {
         let (a_erev, a) = LtcCell::synaptic_currents(&self.prepared, v.clone());
         let num = self.num_fixed.clone() + a_erev;
         let den = self.den_fixed.clone() + a;
-        (num - v * den) * reciprocal(self.prepared.cm.clone())
+        (num - v * den) * self.inv_cm.clone()
     }
 }
 

@@ -7,9 +7,10 @@ use burn::tensor::backend::Backend;
 use ltc_wirings::Wiring;
 
 use super::cell::{LtcCell, LtcCellConfig};
+use super::fused::UnfoldParams;
 use crate::error::ConfigError;
 use crate::memory::MixedMemory;
-use crate::sequence::{Sequence, check_state, check_step_input, stack_steps};
+use crate::sequence::{Sequence, check_state, check_step_input};
 
 /// Configuration of an [`Ltc`] layer.
 ///
@@ -130,6 +131,14 @@ impl<B: Backend> Ltc<B> {
         self.cell.motor_size()
     }
 
+    /// The layer with its cell's unfold loop fused or not ([`LtcCell::with_fused`]).
+    pub fn with_fused(self, fused: bool) -> Self {
+        Self {
+            cell: self.cell.with_fused(fused),
+            ..self
+        }
+    }
+
     /// A zero state for `batch` sequences (with a zero `c` under mixed memory).
     pub fn zero_state(&self, batch: usize) -> LtcState<B> {
         let device = self.cell.vleak.device();
@@ -158,9 +167,8 @@ impl<B: Backend> Ltc<B> {
         state: Option<LtcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 3>, LtcState<B>) {
-        let (states, state) = self.run("Ltc::forward", x, state, timespans, true);
+        let (v, state) = self.run("Ltc::forward", x, state, timespans);
         // The output mapping for all steps at once.
-        let v = stack_steps(states, true); // [batch, seq, units]
         let [batch, seq, n] = v.dims();
         let y = self.cell.map_output(v.reshape([batch * seq, n])).reshape([
             batch,
@@ -186,7 +194,7 @@ impl<B: Backend> Ltc<B> {
         state: Option<LtcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, LtcState<B>) {
-        let (_, state) = self.run("Ltc::forward_last", x, state, timespans, false);
+        let (_, state) = self.run("Ltc::forward_last", x, state, timespans);
         (self.cell.map_output(state.v.clone()), state)
     }
 
@@ -207,64 +215,65 @@ impl<B: Backend> Ltc<B> {
         let context = "Ltc::step";
         let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
         let state = self.initial_state(context, state, batch);
-        let p = self.cell.prepare(batch);
-        let cm_t = self.cell.cm_t(&p, elapsed);
-        let mapped = self.cell.map_input(x.clone());
+        let s = self.input_size();
+        let cm_t = self.cell.cm_t(elapsed.map(|dt| dt.reshape([batch, 1])));
+        let mapped = self.cell.map_input(x.clone()).reshape([batch, 1, s]);
         let raw = self.lstm.as_ref().map(|_| x);
-        let state = self.advance(&p, raw, mapped, state, cm_t);
+        let (_, state) = self.advance(&self.cell.unfold_params(), raw, mapped, state, cm_t);
         (self.cell.map_output(state.v.clone()), state)
     }
 
-    /// The shared time loop; returns the potentials after every step when `keep` is set.
+    /// The shared time loop: the potentials after every step, `[batch, seq, units]`, and the
+    /// final state. Without mixed memory the whole sequence is one unfold call (fused where the
+    /// backend has a kernel); with it, one call per step between the memory cell's steps.
     fn run(
         &self,
         context: &str,
         x: Tensor<B, 3>,
         state: Option<LtcState<B>>,
         timespans: Option<Tensor<B, 2>>,
-        keep: bool,
-    ) -> (Vec<Tensor<B, 2>>, LtcState<B>) {
+    ) -> (Tensor<B, 3>, LtcState<B>) {
         let seq = Sequence::new(context, self.batch_first, self.input_size(), x, timespans);
         let (batch, s) = (seq.batch, self.input_size());
-        let mut state = self.initial_state(context, state, batch);
-
-        let p = self.cell.prepare(batch);
+        let state = self.initial_state(context, state, batch);
+        let params = self.cell.unfold_params();
         // The input mapping for all steps at once.
         let mapped = self
             .cell
             .map_input(seq.x.clone().reshape([batch * seq.seq, s]))
             .reshape([batch, seq.seq, s]);
-        let fixed_cm_t = match &seq.timespans {
-            None => Some(self.cell.cm_t(&p, None)),
-            Some(_) => None,
-        };
-        let mut states = Vec::with_capacity(if keep { seq.seq } else { 0 });
-        for t in 0..seq.seq {
-            // The raw input only feeds the memory cell.
-            let x_t = self.lstm.as_ref().map(|_| seq.input(t));
-            let mapped_t = mapped.clone().narrow(1, t, 1).reshape([batch, s]);
-            let cm_t = match &fixed_cm_t {
-                Some(cm_t) => cm_t.clone(),
-                None => self.cell.cm_t(&p, seq.elapsed(t)),
-            };
-            state = self.advance(&p, x_t, mapped_t, state, cm_t);
-            if keep {
-                states.push(state.v.clone());
-            }
+        // [1, 1, units], or [batch, seq, units] with timespans.
+        let cm_t = self.cell.cm_t(seq.timespans.clone());
+        if self.lstm.is_none() {
+            return self.advance(&params, None, mapped, state, cm_t);
         }
-        (states, state)
+        let mut state = state;
+        let mut states = Vec::with_capacity(seq.seq);
+        for t in 0..seq.seq {
+            let cm_t = if cm_t.dims()[1] == 1 {
+                cm_t.clone()
+            } else {
+                cm_t.clone().narrow(1, t, 1)
+            };
+            let mapped_t = mapped.clone().narrow(1, t, 1);
+            let (v, next) = self.advance(&params, Some(seq.input(t)), mapped_t, state, cm_t);
+            states.push(v);
+            state = next;
+        }
+        (Tensor::cat(states, 1), state)
     }
 
-    /// One step: the memory cell (if any) on the raw input `x` (given only with mixed memory),
-    /// then the LTC solver on the mapped input.
+    /// Steps of the layer from `state`: the memory cell (with mixed memory, on the raw input
+    /// `x` `[batch, input]` of a single step), then the unfold loop on the mapped inputs
+    /// `[batch, steps, input]`. Returns the potentials after every step and the final state.
     fn advance(
         &self,
-        p: &super::cell::Prepared<B>,
+        params: &UnfoldParams<B>,
         x: Option<Tensor<B, 2>>,
-        mapped: Tensor<B, 2>,
+        mapped: Tensor<B, 3>,
         state: LtcState<B>,
-        cm_t: Tensor<B, 2>,
-    ) -> LtcState<B> {
+        cm_t: Tensor<B, 3>,
+    ) -> (Tensor<B, 3>, LtcState<B>) {
         let LtcState { v, c } = state;
         let (v, c) = match (&self.lstm, c, x) {
             (Some(lstm), Some(c), Some(x)) => {
@@ -274,10 +283,10 @@ impl<B: Backend> Ltc<B> {
             }
             (_, c, _) => (v, c),
         };
-        LtcState {
-            v: self.cell.solve(p, mapped, v, cm_t),
-            c,
-        }
+        let all = self.cell.unfold(params, mapped, v, cm_t);
+        let [batch, steps, n] = all.dims();
+        let v = all.clone().narrow(1, steps - 1, 1).reshape([batch, n]);
+        (all, LtcState { v, c })
     }
 
     fn initial_state(

@@ -6,8 +6,9 @@
 //!   memory, batch- or sequence-first inputs and a one-step API.
 //! - [`Positivity`]: ncps's implicit (softplus) and explicit (clip) constraints; the clip runs
 //!   by itself after every optimiser step.
-//! - [`fused`]: the whole unfold loop of a sequence as one fused computation (so far the CPU
-//!   kernel on slices, with its recomputing backward; the layers do not use it yet).
+//! - [`fused`]: the whole unfold loop of a sequence as one operation, fused on ndarray (with a
+//!   backward pass that recomputes the synapse activations); the layers use it by default
+//!   where the backend has it, the plain tensor path elsewhere.
 
 mod cell;
 pub mod fused;
@@ -16,6 +17,7 @@ mod positive;
 
 pub use crate::memory::MixedMemory;
 pub use cell::{LtcCell, LtcCellConfig, LtcField, Mapping};
+pub use fused::{SynapseTensors, UnfoldParams};
 pub use layer::{Ltc, LtcConfig, LtcState};
 pub use positive::{PositiveParam, Positivity};
 

@@ -1,0 +1,317 @@
+//! The fused unfold on burn-ndarray: the CPU kernel of [`super::cpu`] behind Burn tensors, and
+//! its autodiff node, whose backward recomputes the synapse activations from the potentials
+//! the forward saved.
+
+use core::marker::PhantomData;
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Element, Tensor, TensorData, TensorPrimitive};
+
+use super::cpu::{self, Problem, Real, SynapseParams, Synapses};
+use super::{FusedUnfold, UnfoldInputs};
+
+/// The inputs of one fused unfold as owned vectors: what the kernel reads, and what the
+/// backward pass keeps.
+#[derive(Debug)]
+struct Owned<F> {
+    sizes: [usize; 5],
+    x: Vec<F>,
+    v0: Vec<F>,
+    cm_t: Vec<F>,
+    recurrent: [Vec<F>; 4],
+    recurrent_synapses: Synapses,
+    sensory: [Vec<F>; 4],
+    sensory_synapses: Synapses,
+    gleak: Vec<F>,
+    gleak_vleak: Vec<F>,
+    epsilon: F,
+}
+
+/// A tensor's values (the backend's float type is `F`).
+fn values<B: Backend, F: Element, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+    t.into_data()
+        .into_vec::<F>()
+        .expect("fused::unfold: the backend's float type is the kernel's")
+}
+
+impl<F: Real + Element> Owned<F> {
+    fn new<B: Backend>(inputs: UnfoldInputs<B>) -> Self {
+        let (batch, seq, s, n) = inputs.sizes();
+        let UnfoldInputs {
+            x,
+            v0,
+            cm_t,
+            params: p,
+        } = inputs;
+        let four = |t: super::SynapseTensors<B>| {
+            [values(t.w), values(t.sigma), values(t.mu), values(t.erev)]
+        };
+        Owned {
+            sizes: [batch, seq, s, n, p.unfolds],
+            x: values(x),
+            v0: values(v0),
+            cm_t: values(cm_t),
+            recurrent_synapses: Synapses::from_mask::<F>(&values(p.recurrent_mask), n),
+            recurrent: four(p.recurrent),
+            sensory_synapses: Synapses::from_mask::<F>(&values(p.sensory_mask), n),
+            sensory: four(p.sensory),
+            gleak: values(p.gleak),
+            gleak_vleak: values(p.gleak_vleak),
+            epsilon: F::from_f64(p.epsilon),
+        }
+    }
+
+    fn problem(&self) -> Problem<'_, F> {
+        let [batch, seq, inputs, units, unfolds] = self.sizes;
+        fn params<F>([w, sigma, mu, erev]: &[Vec<F>; 4]) -> SynapseParams<'_, F> {
+            SynapseParams { w, sigma, mu, erev }
+        }
+        Problem {
+            batch,
+            seq,
+            units,
+            inputs,
+            unfolds,
+            x: &self.x,
+            v0: &self.v0,
+            cm_t: &self.cm_t,
+            recurrent: params(&self.recurrent),
+            recurrent_synapses: &self.recurrent_synapses,
+            sensory: params(&self.sensory),
+            sensory_synapses: &self.sensory_synapses,
+            gleak: &self.gleak,
+            gleak_vleak: &self.gleak_vleak,
+            epsilon: self.epsilon,
+        }
+    }
+
+    /// The shapes of the 13 differentiable inputs, in [`UnfoldBackward`]'s parent order.
+    fn shapes(&self) -> [Vec<usize>; 13] {
+        let [batch, seq, s, n, _] = self.sizes;
+        let cm_t = if self.cm_t.len() == n {
+            vec![1, 1, n]
+        } else {
+            vec![batch, seq, n]
+        };
+        let square = || vec![n, n];
+        let sensory = || vec![s, n];
+        [
+            vec![batch, seq, s],
+            vec![batch, n],
+            cm_t,
+            square(),
+            square(),
+            square(),
+            square(),
+            sensory(),
+            sensory(),
+            sensory(),
+            sensory(),
+            vec![n],
+            vec![n],
+        ]
+    }
+}
+
+/// The kernel's output as a tensor, `[batch, seq, units]`.
+fn output<B: Backend, F: Element>(v: Vec<F>, owned_sizes: [usize; 5]) -> Tensor<B, 3> {
+    let [batch, seq, _, n, _] = owned_sizes;
+    Tensor::from_data(TensorData::new(v, [batch, seq, n]), &Default::default())
+}
+
+macro_rules! plain {
+    ($F:ty) => {
+        impl FusedUnfold for NdArray<$F> {
+            fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
+                let owned = Owned::<$F>::new(inputs);
+                let fwd = cpu::forward(&owned.problem());
+                output(fwd.v, owned.sizes)
+            }
+        }
+    };
+}
+
+plain!(f32);
+plain!(f64);
+
+/// What the backward pass keeps: the inputs and the forward's per-unfold potentials and
+/// denominators (no synapse activations).
+#[derive(Debug)]
+struct Saved<F> {
+    owned: Owned<F>,
+    forward: cpu::Forward<F>,
+}
+
+/// The autodiff node of the fused unfold; its 13 parents are `x`, `v0`, `cm_t`, the recurrent
+/// `w`, `sigma`, `mu`, `erev`, the sensory `w`, `sigma`, `mu`, `erev`, `gleak` and
+/// `gleak_vleak` (the masks are constants).
+///
+/// `B` is the inner backend, `F` its float type.
+#[derive(Debug)]
+struct UnfoldBackward<F>(PhantomData<F>);
+
+impl<B: Backend, F: Real + Element> Backward<B, 13> for UnfoldBackward<F> {
+    type State = Arc<Saved<F>>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 13>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let saved = ops.state;
+        let grad_v = grads.consume::<B>(&ops.node);
+        let grad_v: Vec<F> = values(Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(
+            grad_v,
+        )));
+        let g = cpu::backward(&saved.owned.problem(), &saved.forward, &grad_v);
+        let [rw, rsigma, rmu, rerev] = g.recurrent;
+        let [sw, ssigma, smu, serev] = g.sensory;
+        let all = [
+            g.x,
+            g.v0,
+            g.cm_t,
+            rw,
+            rsigma,
+            rmu,
+            rerev,
+            sw,
+            ssigma,
+            smu,
+            serev,
+            g.gleak,
+            g.gleak_vleak,
+        ];
+        let device = Default::default();
+        for ((parent, values), shape) in ops.parents.iter().zip(all).zip(saved.owned.shapes()) {
+            if let Some(parent) = parent {
+                let grad = Tensor::<B, 1>::from_data(
+                    TensorData::new(values, [shape.iter().product::<usize>()]),
+                    &device,
+                );
+                let grad = match shape.len() {
+                    1 => grad.into_primitive().tensor(),
+                    2 => grad.reshape([shape[0], shape[1]]).into_primitive().tensor(),
+                    _ => grad
+                        .reshape([shape[0], shape[1], shape[2]])
+                        .into_primitive()
+                        .tensor(),
+                };
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// The fused unfold on `Autodiff<B>` (`B` an ndarray backend of float type `F`): the kernel's
+/// forward on the inner tensors, and an [`UnfoldBackward`] node when any input is tracked.
+fn tracked<B: Backend, F: Real + Element>(
+    inputs: UnfoldInputs<Autodiff<B>>,
+) -> Tensor<Autodiff<B>, 3> {
+    let UnfoldInputs {
+        x,
+        v0,
+        cm_t,
+        params: p,
+    } = inputs;
+    let (rec, sen) = (p.recurrent, p.sensory);
+    // The autodiff tensors, in the node's parent order.
+    let x = x.into_primitive().tensor();
+    let v0 = v0.into_primitive().tensor();
+    let cm_t = cm_t.into_primitive().tensor();
+    let rw = rec.w.into_primitive().tensor();
+    let rsigma = rec.sigma.into_primitive().tensor();
+    let rmu = rec.mu.into_primitive().tensor();
+    let rerev = rec.erev.into_primitive().tensor();
+    let sw = sen.w.into_primitive().tensor();
+    let ssigma = sen.sigma.into_primitive().tensor();
+    let smu = sen.mu.into_primitive().tensor();
+    let serev = sen.erev.into_primitive().tensor();
+    let gleak = p.gleak.into_primitive().tensor();
+    let gleak_vleak = p.gleak_vleak.into_primitive().tensor();
+    let nodes = [
+        x.node.clone(),
+        v0.node.clone(),
+        cm_t.node.clone(),
+        rw.node.clone(),
+        rsigma.node.clone(),
+        rmu.node.clone(),
+        rerev.node.clone(),
+        sw.node.clone(),
+        ssigma.node.clone(),
+        smu.node.clone(),
+        serev.node.clone(),
+        gleak.node.clone(),
+        gleak_vleak.node.clone(),
+    ];
+    fn inner<B: Backend, const D: usize>(t: B::FloatTensorPrimitive) -> Tensor<B, D> {
+        Tensor::from_primitive(TensorPrimitive::Float(t))
+    }
+    let two = |w, sigma, mu, erev| super::SynapseTensors {
+        w: inner(w),
+        sigma: inner(sigma),
+        mu: inner(mu),
+        erev: inner(erev),
+    };
+    let inputs = UnfoldInputs::<B> {
+        x: inner(x.primitive),
+        v0: inner(v0.primitive),
+        cm_t: inner(cm_t.primitive),
+        params: super::UnfoldParams {
+            recurrent: two(
+                rw.primitive,
+                rsigma.primitive,
+                rmu.primitive,
+                rerev.primitive,
+            ),
+            recurrent_mask: p.recurrent_mask.inner(),
+            sensory: two(
+                sw.primitive,
+                ssigma.primitive,
+                smu.primitive,
+                serev.primitive,
+            ),
+            sensory_mask: p.sensory_mask.inner(),
+            gleak: inner(gleak.primitive),
+            gleak_vleak: inner(gleak_vleak.primitive),
+            unfolds: p.unfolds,
+            epsilon: p.epsilon,
+        },
+    };
+    let owned = Owned::<F>::new(inputs);
+    let forward = cpu::forward(&owned.problem());
+    let out = match UnfoldBackward::<F>(PhantomData)
+        .prepare::<NoCheckpointing>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let out = output::<B, F>(forward.v.clone(), owned.sizes);
+            let state = Arc::new(Saved { owned, forward });
+            prep.finish(state, out.into_primitive().tensor())
+        }
+        OpsKind::UnTracked(prep) => {
+            let out = output::<B, F>(forward.v, owned.sizes);
+            prep.finish(out.into_primitive().tensor())
+        }
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+impl FusedUnfold for Autodiff<NdArray<f32>> {
+    fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
+        tracked::<NdArray<f32>, f32>(inputs)
+    }
+}
+
+impl FusedUnfold for Autodiff<NdArray<f64>> {
+    fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
+        tracked::<NdArray<f64>, f64>(inputs)
+    }
+}
