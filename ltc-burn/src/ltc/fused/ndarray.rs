@@ -2,6 +2,7 @@
 //! its autodiff node, whose backward recomputes the synapse activations from the potentials
 //! the forward saved.
 
+use core::any::Any;
 use core::marker::PhantomData;
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Element, Tensor, TensorData, TensorPrimitive};
@@ -33,14 +35,67 @@ struct Owned<F> {
     epsilon: F,
 }
 
-/// A tensor's values (the backend's float type is `F`).
-fn values<B: Backend, F: Element, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
-    t.into_data()
-        .into_vec::<F>()
-        .expect("fused::unfold: the backend's float type is the kernel's")
+/// The float types of the ndarray kernels: `f32` and `f64`.
+trait NdFloat: Real + Element {
+    /// A copy of the values of `t`, when its storage holds `Self` (row-major order).
+    fn copy_of(t: &NdArrayTensor) -> Option<Vec<Self>>;
 }
 
-impl<F: Real + Element> Owned<F> {
+macro_rules! nd_float {
+    ($F:ty, $variant:ident) => {
+        impl NdFloat for $F {
+            fn copy_of(t: &NdArrayTensor) -> Option<Vec<Self>> {
+                match t {
+                    NdArrayTensor::$variant(storage) => {
+                        let view = storage.view();
+                        // One copy of a contiguous array; element by element otherwise.
+                        Some(
+                            view.as_slice()
+                                .map_or_else(|| view.iter().copied().collect(), <[_]>::to_vec),
+                        )
+                    }
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+nd_float!(f32, F32);
+nd_float!(f64, F64);
+
+/// A tensor's values (the backend's float type is `F`). On burn-ndarray the array is read
+/// directly: `into_data` copies a shared array (a parameter the module also holds) element by
+/// element through a dynamic-rank iterator, which costs more than the kernel itself for one
+/// step of batch 1.
+fn values<B: Backend, F: NdFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+    let primitive: Box<dyn Any> = Box::new(t.into_primitive().tensor());
+    match primitive.downcast::<NdArrayTensor>() {
+        Ok(nd) => match F::copy_of(&nd) {
+            Some(values) => values,
+            None => into_vec(Tensor::<NdArray, D>::from_primitive(
+                TensorPrimitive::Float(*nd),
+            )),
+        },
+        Err(other) => {
+            let other = other
+                .downcast::<B::FloatTensorPrimitive>()
+                .expect("the primitive of B");
+            into_vec(Tensor::<B, D>::from_primitive(TensorPrimitive::Float(
+                *other,
+            )))
+        }
+    }
+}
+
+fn into_vec<B: Backend, F: Element, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+    t.into_data()
+        .convert::<F>()
+        .into_vec::<F>()
+        .expect("fused::unfold: converted to the kernel's float type")
+}
+
+impl<F: NdFloat> Owned<F> {
     fn new<B: Backend>(inputs: UnfoldInputs<B>) -> Self {
         let (batch, seq, s, n) = inputs.sizes();
         let UnfoldInputs {
@@ -156,7 +211,7 @@ struct Saved<F> {
 #[derive(Debug)]
 struct UnfoldBackward<F>(PhantomData<F>);
 
-impl<B: Backend, F: Real + Element> Backward<B, 13> for UnfoldBackward<F> {
+impl<B: Backend, F: NdFloat> Backward<B, 13> for UnfoldBackward<F> {
     type State = Arc<Saved<F>>;
 
     fn backward(
@@ -211,9 +266,7 @@ impl<B: Backend, F: Real + Element> Backward<B, 13> for UnfoldBackward<F> {
 
 /// The fused unfold on `Autodiff<B>` (`B` an ndarray backend of float type `F`): the kernel's
 /// forward on the inner tensors, and an [`UnfoldBackward`] node when any input is tracked.
-fn tracked<B: Backend, F: Real + Element>(
-    inputs: UnfoldInputs<Autodiff<B>>,
-) -> Tensor<Autodiff<B>, 3> {
+fn tracked<B: Backend, F: NdFloat>(inputs: UnfoldInputs<Autodiff<B>>) -> Tensor<Autodiff<B>, 3> {
     let UnfoldInputs {
         x,
         v0,
