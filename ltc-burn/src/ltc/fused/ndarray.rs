@@ -246,18 +246,8 @@ impl<B: Backend, F: NdFloat> Backward<B, 13> for UnfoldBackward<F> {
         let device = Default::default();
         for ((parent, values), shape) in ops.parents.iter().zip(all).zip(saved.owned.shapes()) {
             if let Some(parent) = parent {
-                let grad = Tensor::<B, 1>::from_data(
-                    TensorData::new(values, [shape.iter().product::<usize>()]),
-                    &device,
-                );
-                let grad = match shape.len() {
-                    1 => grad.into_primitive().tensor(),
-                    2 => grad.reshape([shape[0], shape[1]]).into_primitive().tensor(),
-                    _ => grad
-                        .reshape([shape[0], shape[1], shape[2]])
-                        .into_primitive()
-                        .tensor(),
-                };
+                // The gradient primitive in the parent's shape, whatever its rank.
+                let grad = B::float_from_data(TensorData::new(values, shape), &device);
                 grads.register::<B>(parent.id, grad);
             }
         }
