@@ -18,18 +18,23 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use burn::backend::wgpu::{CubeBackend, WgpuDevice, WgpuRuntime};
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::{Autodiff, NdArray, Wgpu};
+use burn::cubecl::Runtime;
 use burn::module::AutodiffModule;
+use burn::module::{Module, ModuleDisplay};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_burn::cfc::{CfcConfig, CfcCore, CfcLayer, CfcState, WiredCfcConfig};
+use ltc_burn::ltc::{Ltc, LtcConfig, LtcState};
 use ltc_wirings::{AutoNcp, FullyConnected, Wiring};
 use serde_json::{Value, json};
 
 /// `(key, label, ncps median train ms, fwd ms, step µs)` for 1 and 2 threads, from
-/// `peer-benchmarks.md` (ncps 1.0.1, torch 2.15 CPU, 2-vCPU AMD EPYC VM).
-const MODELS: [(&str, &str, [[f64; 3]; 2]); 3] = [
+/// `peer-benchmarks.md` (ncps 1.0.1, torch 2.15 CPU, 2-vCPU AMD EPYC VM, batch 32, seq 64); NaN
+/// where it publishes none.
+const MODELS: [(&str, &str, [[f64; 3]; 2]); 8] = [
     (
         "ltc_fc32",
         "LTC(8, 32) [FullyConnected(32)]",
@@ -45,32 +50,121 @@ const MODELS: [(&str, &str, [[f64; 3]; 2]); 3] = [
         "LTC(8, AutoNCP(64, 8))",
         [[466.2, 135.2, 422.0], [473.9, 74.1, 332.0]],
     ),
+    (
+        "ltc_fc128",
+        "LTC(8, 128) [FullyConnected(128)]",
+        [[f64::NAN; 3]; 2],
+    ),
+    (
+        "ltc_fc256",
+        "LTC(8, 256) [FullyConnected(256)]",
+        [[f64::NAN; 3]; 2],
+    ),
+    (
+        "cfc32",
+        "CfC(8, 32) [backbone 128x1]",
+        [[37.3, 9.4, 89.0], [31.3, 8.6, 88.0]],
+    ),
+    (
+        "cfc64",
+        "CfC(8, 64) [backbone 128x1]",
+        [[42.9, 12.2, 137.0], [34.2, 10.4, 94.0]],
+    ),
+    (
+        "wiredcfc_autoncp64_8",
+        "CfC(8, AutoNCP(64, 8)) [wired]",
+        [[81.8, 17.6, 394.0], [92.0, 19.0, 202.0]],
+    ),
 ];
-const BATCH: usize = 32;
-const SEQ: usize = 64;
+/// The models run when `--models` is not given: the peer table's six.
+const DEFAULT_MODELS: [&str; 6] = [
+    "ltc_fc32",
+    "ltc_fc64",
+    "ltc_autoncp64_8",
+    "cfc32",
+    "cfc64",
+    "wiredcfc_autoncp64_8",
+];
+/// The peer's published numbers are for this batch and sequence length only.
+const REFERENCE_SHAPE: (usize, usize) = (32, 64);
 const INPUT: usize = 8;
 
 const HELP: &str = "\
-ltc-bench [--backend ndarray|wgpu] [--threads 1 2] [--models NAME...] [--iters N] [--warmup N]
-          [--peer PYTHON BENCH_NCPS_PY]
+ltc-bench [--backend ndarray|wgpu|wgpu-fusion] [--threads 1 2] [--models NAME...] [--iters N]
+          [--warmup N] [--batch N] [--seq N] [--peer PYTHON BENCH_NCPS_PY] [--peer-device cpu|cuda]
+          [--no-ode]
 
-Times the LTC train step, forward and B=1 step on the ncps peer's workloads (batch 32, seq 64,
-input 8) and prints them next to ncps's published CPU numbers. With --peer, also runs
-bench_ncps.py's worker for each (model, threads) in the same invocation and prints measured
-ratios. Models: ltc_fc32 ltc_fc64 ltc_autoncp64_8. --threads sets RAYON_NUM_THREADS and
-MATMUL_NUM_THREADS per worker process (ndarray only). Then (ndarray; --no-ode skips it) the
-Neural ODE row: Dopri5 on an MLP field against torchdiffeq (tools/bench_torchdiffeq.py, run
-with the peer's Python when it has torchdiffeq): function evaluations and times.
+Times the train step, forward and B=1 step on the ncps peer's workloads (batch 32, seq 64,
+input 8 unless --batch/--seq) and prints them next to ncps's published CPU numbers. With --peer,
+also runs bench_ncps.py's worker for each (model, threads) in the same invocation (on
+--peer-device) and prints measured ratios and both processes' peak memory. Models: ltc_fc32
+ltc_fc64 ltc_autoncp64_8 cfc32 cfc64 wiredcfc_autoncp64_8 (the default set), ltc_fc128
+ltc_fc256. --threads sets RAYON_NUM_THREADS and MATMUL_NUM_THREADS per worker process (ndarray
+only). wgpu is CubeBackend (the test backend), wgpu-fusion Burn's `Wgpu` (with kernel fusion).
+Then (ndarray; --no-ode skips it) the Neural ODE row: Dopri5 on an MLP field against
+torchdiffeq (tools/bench_torchdiffeq.py, run with the peer's Python when it has torchdiffeq):
+function evaluations and times.
 ";
 
-fn wiring(model: &str) -> Wiring {
-    match model {
-        "ltc_fc32" => FullyConnected::new(32).build(INPUT),
-        "ltc_fc64" => FullyConnected::new(64).build(INPUT),
-        "ltc_autoncp64_8" => AutoNcp::new(64, 8).build(INPUT),
+/// The models the bench builds.
+enum Kind {
+    Ltc(Wiring),
+    Cfc(usize),
+    WiredCfc(Wiring),
+}
+
+fn kind(model: &str) -> Kind {
+    let fc = |n| FullyConnected::new(n).build(INPUT);
+    let wiring = match model {
+        "ltc_fc32" => fc(32),
+        "ltc_fc64" => fc(64),
+        "ltc_fc128" => fc(128),
+        "ltc_fc256" => fc(256),
+        "ltc_autoncp64_8" | "wiredcfc_autoncp64_8" => AutoNcp::new(64, 8).build(INPUT),
+        "cfc32" => return Kind::Cfc(32),
+        "cfc64" => return Kind::Cfc(64),
         other => panic!("unknown model {other}"),
     }
-    .expect("the benchmark wirings are valid")
+    .expect("the benchmark wirings are valid");
+    if model.starts_with("wiredcfc") {
+        Kind::WiredCfc(wiring)
+    } else {
+        Kind::Ltc(wiring)
+    }
+}
+
+/// What the bench needs of a sequence layer: a whole-sequence forward and one streaming step.
+trait Timed<B: Backend>: Module<B> {
+    type State;
+    fn width(&self) -> usize;
+    fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3>;
+    fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State);
+}
+
+impl<B: Backend> Timed<B> for Ltc<B> {
+    type State = LtcState<B>;
+    fn width(&self) -> usize {
+        self.output_size()
+    }
+    fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.forward(x, None, None).0
+    }
+    fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State) {
+        self.step(x, state, None)
+    }
+}
+
+impl<B: Backend, C: CfcCore<B> + ModuleDisplay> Timed<B> for CfcLayer<B, C> {
+    type State = CfcState<B>;
+    fn width(&self) -> usize {
+        self.output_size()
+    }
+    fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.forward(x, None, None).0
+    }
+    fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State) {
+        self.step(x, state, None)
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -115,30 +209,63 @@ fn with_anon_peak<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, sampler.join().unwrap_or(f64::NAN))
 }
 
+/// Builds `model` and times it on `B` (see the crate docs); `device_mib` reads the device
+/// memory pool after training (NaN on the CPU).
 fn worker<B: AutodiffBackend>(
     model: &str,
-    iters: usize,
-    warmup: usize,
+    args: &Args,
     device: &B::Device,
+    device_mib: impl Fn() -> f64,
 ) -> Value {
     B::seed(device, 0);
-    let ltc: Ltc<B> = LtcConfig::from_wiring(wiring(model))
-        .init(device)
-        .expect("valid config");
-    let out = ltc.output_size();
-    let x = Tensor::<B, 3>::random([BATCH, SEQ, INPUT], Distribution::Normal(0.0, 1.0), device);
-    let target = Tensor::<B, 3>::random([BATCH, SEQ, out], Distribution::Normal(0.0, 1.0), device);
+    match kind(model) {
+        Kind::Ltc(wiring) => time::<B, _>(
+            LtcConfig::from_wiring(wiring).init(device),
+            args,
+            device,
+            device_mib,
+        ),
+        Kind::Cfc(units) => time::<B, _>(
+            CfcConfig::from_sizes(INPUT, units).init(device),
+            args,
+            device,
+            device_mib,
+        ),
+        Kind::WiredCfc(wiring) => time::<B, _>(
+            WiredCfcConfig::from_wiring(wiring).init(device),
+            args,
+            device,
+            device_mib,
+        ),
+    }
+}
+
+fn time<B: AutodiffBackend, M>(
+    model: Result<M, ltc_burn::ConfigError>,
+    args: &Args,
+    device: &B::Device,
+    device_mib: impl Fn() -> f64,
+) -> Value
+where
+    M: Timed<B> + AutodiffModule<B>,
+    M::InnerModule: Timed<B::InnerBackend>,
+{
+    let model = model.expect("the benchmark configs are valid");
+    let (batch, seq, iters, warmup) = (args.batch, args.seq, args.iters, args.warmup);
+    let out = model.width();
+    let x = Tensor::<B, 3>::random([batch, seq, INPUT], Distribution::Normal(0.0, 1.0), device);
+    let target = Tensor::<B, 3>::random([batch, seq, out], Distribution::Normal(0.0, 1.0), device);
     let sync = || B::sync(device).expect("device sync");
     let rss_after_build = status_mib("VmRSS");
     let anon_after_build = status_mib("RssAnon");
 
     // Forward only, no autodiff.
-    let inner = ltc.valid();
+    let inner = model.valid();
     let x_inner = x.clone().inner();
     let mut fwd = Vec::new();
     for i in 0..warmup + iters {
         let t = Instant::now();
-        let (y, _) = inner.forward(x_inner.clone(), None, None);
+        let y = inner.sequence(x_inner.clone());
         let _ = y.into_data(); // wait for the result
         if i >= warmup {
             fwd.push(t.elapsed().as_secs_f64() * 1e3);
@@ -148,14 +275,14 @@ fn worker<B: AutodiffBackend>(
     // Streaming: one step of batch 1, state carried.
     let x1 = x_inner
         .clone()
-        .narrow(0, 1, 1)
+        .narrow(0, 0, 1)
         .narrow(1, 0, 1)
         .reshape([1, INPUT]);
     let mut state = None;
     let mut step = Vec::new();
     for i in 0..220 {
         let t = Instant::now();
-        let (y, next) = inner.step(x1.clone(), state, None);
+        let (y, next) = inner.step1(x1.clone(), state);
         let _ = y.into_data();
         state = Some(next);
         if i >= 20 {
@@ -165,15 +292,15 @@ fn worker<B: AutodiffBackend>(
 
     // Training steps.
     let (train, anon_peak) = with_anon_peak(|| {
-        let mut optim = AdamConfig::new().init::<B, Ltc<B>>();
-        let mut ltc = ltc;
+        let mut optim = AdamConfig::new().init::<B, M>();
+        let mut model = model;
         let mut times = Vec::new();
         for i in 0..warmup + iters {
             let t = Instant::now();
-            let (y, _) = ltc.forward(x.clone(), None, None);
+            let y = model.sequence(x.clone());
             let loss = (y - target.clone()).powi_scalar(2).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &ltc);
-            ltc = optim.step(1e-3, ltc, grads);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-3, model, grads);
             sync();
             if i >= warmup {
                 times.push(t.elapsed().as_secs_f64() * 1e3);
@@ -182,7 +309,6 @@ fn worker<B: AutodiffBackend>(
         times
     });
     json!({
-        "model": model,
         "train_median_ms": median(train),
         "fwd_median_ms": median(fwd),
         "step_b1_median_us": median(step),
@@ -190,6 +316,7 @@ fn worker<B: AutodiffBackend>(
         "anon_after_build_mib": anon_after_build,
         "anon_peak_train_mib": anon_peak,
         "peak_rss_mib": status_mib("VmHWM"),
+        "device_mib": device_mib(),
     })
 }
 
@@ -200,7 +327,10 @@ struct Args {
     iters: usize,
     warmup: usize,
     peer: Option<(String, String)>,
+    peer_device: String,
     worker: Option<String>,
+    batch: usize,
+    seq: usize,
     ode: bool,
     ode_worker: bool,
 }
@@ -209,11 +339,14 @@ fn parse() -> Result<Args, String> {
     let mut args = Args {
         backend: "ndarray".into(),
         threads: vec![1, 2],
-        models: MODELS.iter().map(|m| m.0.to_string()).collect(),
+        models: DEFAULT_MODELS.iter().map(|m| m.to_string()).collect(),
         iters: 10,
         warmup: 3,
         peer: None,
+        peer_device: "cpu".into(),
         worker: None,
+        batch: REFERENCE_SHAPE.0,
+        seq: REFERENCE_SHAPE.1,
         ode: true,
         ode_worker: false,
     };
@@ -244,22 +377,36 @@ fn parse() -> Result<Args, String> {
             }
             "--backend" => {
                 args.backend = value(i)?;
-                if !["ndarray", "wgpu"].contains(&args.backend.as_str()) {
+                if !["ndarray", "wgpu", "wgpu-fusion"].contains(&args.backend.as_str()) {
                     return Err(format!(
-                        "--backend {}: expected ndarray or wgpu",
+                        "--backend {}: expected ndarray, wgpu or wgpu-fusion",
                         args.backend
                     ));
                 }
                 i += 2;
             }
-            "--iters" | "--warmup" => {
+            "--iters" | "--warmup" | "--batch" | "--seq" => {
                 let n = value(i)?
                     .parse()
                     .map_err(|_| format!("{}: expected a count", raw[i]))?;
-                if raw[i] == "--iters" {
-                    args.iters = n;
-                } else {
-                    args.warmup = n;
+                match raw[i].as_str() {
+                    "--iters" => args.iters = n,
+                    "--warmup" => args.warmup = n,
+                    "--batch" | "--seq" if n == 0 => {
+                        return Err(format!("{} 0: expected at least 1", raw[i]));
+                    }
+                    "--batch" => args.batch = n,
+                    _ => args.seq = n,
+                }
+                i += 2;
+            }
+            "--peer-device" => {
+                args.peer_device = value(i)?;
+                if !["cpu", "cuda"].contains(&args.peer_device.as_str()) {
+                    return Err(format!(
+                        "--peer-device {}: expected cpu or cuda",
+                        args.peer_device
+                    ));
                 }
                 i += 2;
             }
@@ -336,37 +483,44 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(model) = &args.worker {
+        let gpu = || {
+            let device = WgpuDevice::DefaultDevice;
+            move || {
+                WgpuRuntime::client(&device)
+                    .memory_usage()
+                    .map_or(f64::NAN, |m| m.bytes_reserved as f64 / (1024.0 * 1024.0))
+            }
+        };
         let result = match args.backend.as_str() {
             "wgpu" => worker::<Autodiff<CubeBackend<WgpuRuntime, f32, i32, u32>>>(
                 model,
-                args.iters,
-                args.warmup,
+                &args,
                 &WgpuDevice::DefaultDevice,
+                gpu(),
             ),
-            _ => worker::<Autodiff<NdArray<f32>>>(
-                model,
-                args.iters,
-                args.warmup,
-                &Default::default(),
-            ),
+            "wgpu-fusion" => {
+                worker::<Autodiff<Wgpu>>(model, &args, &WgpuDevice::DefaultDevice, gpu())
+            }
+            _ => worker::<Autodiff<NdArray<f32>>>(model, &args, &Default::default(), || f64::NAN),
         };
         println!("RESULT {result}");
         return ExitCode::SUCCESS;
     }
 
     let exe = std::env::current_exe().expect("this program's path");
-    let threads = if args.backend == "wgpu" {
-        vec![0]
-    } else {
-        args.threads.clone()
-    };
+    let gpu = args.backend != "ndarray";
+    let threads = if gpu { vec![0] } else { args.threads.clone() };
+    // The published numbers hold for the CPU at the reference shape only.
+    let published = (args.batch, args.seq) == REFERENCE_SHAPE;
     println!(
-        "ltc-burn {} backend, batch {BATCH}, seq {SEQ}, input {INPUT}; medians of {} iterations \
+        "ltc-burn {} backend, batch {}, seq {}, input {INPUT}; medians of {} iterations \
          after {} warm-up ({} B=1 steps)",
-        args.backend, args.iters, args.warmup, 200
+        args.backend, args.batch, args.seq, args.iters, args.warmup, 200
     );
     println!(
-        "'ncps ref' = peer-benchmarks.md (2-vCPU EPYC); 'ncps now' = bench_ncps.py run just now{}",
+        "'ncps ref' = peer-benchmarks.md (2-vCPU EPYC, batch 32, seq 64); 'ncps now' = \
+         bench_ncps.py on {} run just now{}",
+        args.peer_device,
         if args.peer.is_some() {
             ""
         } else {
@@ -374,7 +528,16 @@ fn main() -> ExitCode {
         }
     );
     println!(
-        "\n{:<34} {:>3} | {:>9} {:>9} {:>9} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>9}",
+        "memory: {}",
+        if gpu {
+            "'mem' = ours: the wgpu memory pool reserved after training; ncps (cuda): \
+             torch.cuda.max_memory_allocated"
+        } else {
+            "'mem' = peak anonymous memory (RssAnon) of each whole process while training"
+        }
+    );
+    println!(
+        "\n{:<34} {:>3} | {:>9} {:>9} {:>9} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>9} {:>9}",
         "model",
         "thr",
         "train ms",
@@ -389,20 +552,24 @@ fn main() -> ExitCode {
         "ncps ref",
         "ncps now",
         "×",
-        "anon MiB"
+        "mem MiB",
+        "ncps MiB",
     );
     let mut ok = true;
     for &t in &threads {
         for model in &args.models {
             let (_, label, reference) = MODELS.iter().find(|m| m.0 == model).expect("checked");
+            let counts = [
+                ("--iters", args.iters),
+                ("--warmup", args.warmup),
+                ("--batch", args.batch),
+                ("--seq", args.seq),
+            ];
             let mut cmd = Command::new(&exe);
-            cmd.args(["--worker", model, "--backend", &args.backend])
-                .args([
-                    "--iters",
-                    &args.iters.to_string(),
-                    "--warmup",
-                    &args.warmup.to_string(),
-                ]);
+            cmd.args(["--worker", model, "--backend", &args.backend]);
+            for (flag, n) in counts {
+                cmd.args([flag, &n.to_string()]);
+            }
             if t > 0 {
                 cmd.env("RAYON_NUM_THREADS", t.to_string())
                     .env("MATMUL_NUM_THREADS", t.to_string());
@@ -419,17 +586,18 @@ fn main() -> ExitCode {
                 let th = t.max(1).to_string();
                 let mut cmd = Command::new(python);
                 cmd.args([script.as_str(), "--worker", model, &th])
-                    .args([
-                        "--iters",
-                        &args.iters.to_string(),
-                        "--warmup",
-                        &args.warmup.to_string(),
-                    ])
-                    .env("OMP_NUM_THREADS", &th)
-                    .env("MKL_NUM_THREADS", &th);
+                    .args(["--device", &args.peer_device]);
+                for (flag, n) in counts {
+                    cmd.args([flag, &n.to_string()]);
+                }
+                cmd.env("OMP_NUM_THREADS", &th).env("MKL_NUM_THREADS", &th);
                 spawn(&mut cmd).map_err(|e| eprintln!("peer: {e}")).ok()
             });
-            let reference = reference[t.clamp(1, 2) - 1];
+            let reference = if published && !gpu {
+                reference[t.clamp(1, 2) - 1]
+            } else {
+                [f64::NAN; 3]
+            };
             let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
             let now = |k: &str| peer.as_ref().map_or(f64::NAN, |p| f(p, k));
             let cols = |k: &str, r: f64| {
@@ -441,25 +609,40 @@ fn main() -> ExitCode {
             let (a, b, c, d) = cols("train_median_ms", reference[0]);
             let (e, g, h, i) = cols("fwd_median_ms", reference[1]);
             let (j, k, l, m) = cols("step_b1_median_us", reference[2]);
-            let opt = |v: f64| {
+            let opt = |v: f64, digits: usize| {
                 if v.is_nan() {
                     "-".to_string()
                 } else {
-                    format!("{v:.1}")
+                    format!("{v:.digits$}")
                 }
             };
+            let (mem, peer_mem) = if gpu {
+                (f(&ours, "device_mib"), now("device_peak_mib"))
+            } else {
+                (
+                    f(&ours, "anon_peak_train_mib"),
+                    now("anon_rss_peak_train_mib"),
+                )
+            };
             println!(
-                "{:<34} {:>3} | {a:>9.1} {b:>9.1} {:>9} {d:>5.1}× | {e:>8.1} {g:>8.1} {:>8} {i:>5.1}× | {j:>8.0} {k:>8.0} {:>8} {m:>5.1}× | {:>9.0}",
+                "{:<34} {:>3} | {a:>9.1} {:>9} {:>9} {:>5}× | {e:>8.1} {:>8} {:>8} {:>5}× | {j:>8.0} {:>8} {:>8} {:>5}× | {:>9} {:>9}",
                 label,
                 if t == 0 {
                     "gpu".to_string()
                 } else {
                     t.to_string()
                 },
-                opt(c),
-                opt(h),
-                opt(l),
-                f(&ours, "anon_peak_train_mib"),
+                opt(b, 1),
+                opt(c, 1),
+                opt(d, 1),
+                opt(g, 1),
+                opt(h, 1),
+                opt(i, 1),
+                opt(k, 0),
+                opt(l, 0),
+                opt(m, 1),
+                opt(mem, 0),
+                opt(peer_mem, 0),
             );
         }
     }

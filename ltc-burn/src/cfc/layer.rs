@@ -13,14 +13,14 @@ use super::wired::{WiredCfcCell, WiredCfcCellConfig};
 use crate::error::{Check, ConfigError};
 use crate::memory::MixedMemory;
 use crate::param::materialize;
-use crate::sequence::{Sequence, check_state, check_step_input, stack_steps};
+use crate::sequence::{Sequence, check_state, check_step_input, on_compute_pool, stack_steps};
 
 mod sealed {
     pub trait Sealed {}
 }
 
 /// A CfC cell a [`CfcLayer`] can run: [`CfcCell`] or [`WiredCfcCell`] (sealed).
-pub trait CfcCore<B: Backend>: Module<B> + sealed::Sealed {
+pub trait CfcCore<B: Backend>: Module<B> + Sync + sealed::Sealed {
     /// Input features per step.
     fn input_size(&self) -> usize;
     /// The state size.
@@ -341,13 +341,15 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         state: Option<CfcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 3>, CfcState<B>) {
-        let (outputs, state) = self.run("forward", x, state, timespans, true);
-        let y = stack_steps(outputs, self.batch_first);
-        let y = match &self.fc {
-            Some(fc) => fc.forward(y),
-            None => y,
-        };
-        (y, state)
+        on_compute_pool::<B, _>(|| {
+            let (outputs, state) = self.run("forward", x, state, timespans, true);
+            let y = stack_steps(outputs, self.batch_first);
+            let y = match &self.fc {
+                Some(fc) => fc.forward(y),
+                None => y,
+            };
+            (y, state)
+        })
     }
 
     /// Runs the layer over whole sequences and returns only the last step's outputs (ncps's
@@ -361,9 +363,11 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         state: Option<CfcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, CfcState<B>) {
-        let (mut outputs, state) = self.run("forward_last", x, state, timespans, false);
-        let y = outputs.pop().expect("the last output is kept");
-        (self.project(y), state)
+        on_compute_pool::<B, _>(|| {
+            let (mut outputs, state) = self.run("forward_last", x, state, timespans, false);
+            let y = outputs.pop().expect("the last output is kept");
+            (self.project(y), state)
+        })
     }
 
     /// Advances the layer by one input, for streaming and control loops: the same
@@ -380,12 +384,14 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         state: Option<CfcState<B>>,
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, CfcState<B>) {
-        let context = format!("{}::step", self.cell.layer_name());
-        let context = context.as_str();
-        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
-        let state = self.initial_state(context, state, batch);
-        let (y, state) = self.advance(x, state, elapsed.map(|dt| dt.reshape([batch, 1])));
-        (self.project(y), state)
+        on_compute_pool::<B, _>(|| {
+            let context = format!("{}::step", self.cell.layer_name());
+            let context = context.as_str();
+            let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
+            let state = self.initial_state(context, state, batch);
+            let (y, state) = self.advance(x, state, elapsed.map(|dt| dt.reshape([batch, 1])));
+            (self.project(y), state)
+        })
     }
 
     fn project(&self, y: Tensor<B, 2>) -> Tensor<B, 2> {
