@@ -92,14 +92,15 @@ const INPUT: usize = 8;
 const HELP: &str = "\
 ltc-bench [--backend ndarray|wgpu|wgpu-fusion] [--threads 1 2] [--models NAME...] [--iters N]
           [--warmup N] [--batch N] [--seq N] [--peer PYTHON BENCH_NCPS_PY] [--peer-device cpu|cuda]
-          [--no-ode]
+          [--no-ode] [--scale]
 
 Times the train step, forward and B=1 step on the ncps peer's workloads (batch 32, seq 64,
 input 8 unless --batch/--seq) and prints them next to ncps's published CPU numbers. With --peer,
 also runs bench_ncps.py's worker for each (model, threads) in the same invocation (on
 --peer-device) and prints measured ratios and both processes' peak memory. Models: ltc_fc32
 ltc_fc64 ltc_autoncp64_8 cfc32 cfc64 wiredcfc_autoncp64_8 (the default set), ltc_fc128
-ltc_fc256. --threads sets RAYON_NUM_THREADS and MATMUL_NUM_THREADS per worker process (ndarray
+ltc_fc256. --scale prints the LTC cost as units (32 → 256) and sequence length (64 → 4096)
+grow instead. --threads sets RAYON_NUM_THREADS and MATMUL_NUM_THREADS per worker process (ndarray
 only). wgpu is CubeBackend (the test backend), wgpu-fusion Burn's `Wgpu` (with kernel fusion).
 Then (ndarray; --no-ode skips it) the Neural ODE row: Dopri5 on an MLP field against
 torchdiffeq (tools/bench_torchdiffeq.py, run with the peer's Python when it has torchdiffeq):
@@ -333,6 +334,7 @@ struct Args {
     seq: usize,
     ode: bool,
     ode_worker: bool,
+    scale: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -349,6 +351,7 @@ fn parse() -> Result<Args, String> {
         seq: REFERENCE_SHAPE.1,
         ode: true,
         ode_worker: false,
+        scale: false,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -369,6 +372,10 @@ fn parse() -> Result<Args, String> {
             "-h" | "--help" => return Err(String::new()),
             "--no-ode" => {
                 args.ode = false;
+                i += 1;
+            }
+            "--scale" => {
+                args.scale = true;
                 i += 1;
             }
             "--ode-worker" => {
@@ -449,6 +456,68 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `--scale`: LTC training (forward + backward + Adam) and forward cost as the units grow
+/// (32 → 256 at sequence 64) and as the sequence grows (64 → 4096 at 32 units), batch 32, one
+/// worker process per row.
+fn scale(args: &Args) -> ExitCode {
+    let exe = std::env::current_exe().expect("this program's path");
+    let rows = [
+        ("ltc_fc32", 64),
+        ("ltc_fc64", 64),
+        ("ltc_fc128", 64),
+        ("ltc_fc256", 64),
+        ("ltc_fc32", 256),
+        ("ltc_fc32", 1024),
+        ("ltc_fc32", 4096),
+    ];
+    let threads = args.threads.first().copied().unwrap_or(1).to_string();
+    println!(
+        "ltc-burn {} backend, batch {}, input {INPUT}, {threads} thread(s); medians of {} \
+         iterations after {} warm-up; 'mem' = peak anonymous memory of the process while training",
+        args.backend, args.batch, args.iters, args.warmup
+    );
+    println!(
+        "\n{:<34} {:>5} | {:>9} {:>11} | {:>8} {:>11} | {:>8} {:>13}",
+        "model", "seq", "train ms", "µs / step", "fwd ms", "µs / step", "mem MiB", "KiB / step"
+    );
+    let mut ok = true;
+    for (model, seq) in rows {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--worker", model, "--backend", &args.backend])
+            .args(["--iters", &args.iters.to_string()])
+            .args(["--warmup", &args.warmup.to_string()])
+            .args(["--batch", &args.batch.to_string()])
+            .args(["--seq", &seq.to_string()])
+            .env("RAYON_NUM_THREADS", &threads)
+            .env("MATMUL_NUM_THREADS", &threads);
+        let v = match spawn(&mut cmd) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+                continue;
+            }
+        };
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let (train, fwd) = (f("train_median_ms"), f("fwd_median_ms"));
+        let mem = f("anon_peak_train_mib") - f("anon_after_build_mib");
+        let label = MODELS.iter().find(|m| m.0 == model).map_or(model, |m| m.1);
+        println!(
+            "{label:<34} {seq:>5} | {train:>9.1} {:>11.0} | {fwd:>8.1} {:>11.0} | {:>8.1} {:>13.1}",
+            train * 1e3 / seq as f64,
+            fwd * 1e3 / seq as f64,
+            mem,
+            mem * 1024.0 / seq as f64,
+        );
+    }
+    println!("\n'mem' = the growth of anonymous memory from after building the model to its peak");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Runs one measurement in a child process and returns its `RESULT` JSON.
 fn spawn(cmd: &mut Command) -> Result<Value, String> {
     let out = cmd
@@ -507,6 +576,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    if args.scale {
+        return scale(&args);
+    }
     let exe = std::env::current_exe().expect("this program's path");
     let gpu = args.backend != "ndarray";
     let threads = if gpu { vec![0] } else { args.threads.clone() };

@@ -146,8 +146,10 @@ pub(crate) fn check_state<B: Backend>(
 /// each of burn-ndarray's parallel operations inside `f` (matmul, …) then starts on the pool
 /// worker that runs `f`, instead of being handed from the calling thread to the pool and waited
 /// for — a context switch per operation, which made up most of a CfC step (at one thread: CfC(32)
-/// forward 69 → 28 ms, B=1 step 496 → 75 µs, `ltc-bench`). Other backends run `f` in place. A
-/// panic inside `f` reaches the caller unchanged.
+/// forward 69 → 17–27 ms, B=1 step 496 → 103–141 µs, `ltc-bench`). Other backends run `f` in
+/// place. A panic inside `f` reaches the caller unchanged. The CfC layers use it; the LTC layer
+/// does not: its step has no matmul, and the one hand-off would cost more than it saves (B=1
+/// step 75 → 210–290 µs).
 pub(crate) fn on_compute_pool<B: Backend, R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if crate::ltc::fused::has_fused::<B>() {
         rayon::scope(|_| f())

@@ -10,7 +10,7 @@ use super::cell::{LtcCell, LtcCellConfig};
 use super::fused::UnfoldParams;
 use crate::error::ConfigError;
 use crate::memory::MixedMemory;
-use crate::sequence::{Sequence, check_state, check_step_input, on_compute_pool};
+use crate::sequence::{Sequence, check_state, check_step_input};
 
 /// Configuration of an [`Ltc`] layer.
 ///
@@ -167,22 +167,20 @@ impl<B: Backend> Ltc<B> {
         state: Option<LtcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 3>, LtcState<B>) {
-        on_compute_pool::<B, _>(|| {
-            let (v, state) = self.run("Ltc::forward", x, state, timespans);
-            // The output mapping for all steps at once.
-            let [batch, seq, n] = v.dims();
-            let y = self.cell.map_output(v.reshape([batch * seq, n])).reshape([
-                batch,
-                seq,
-                self.output_size(),
-            ]);
-            let y = if self.batch_first {
-                y
-            } else {
-                y.swap_dims(0, 1)
-            };
-            (y, state)
-        })
+        let (v, state) = self.run("Ltc::forward", x, state, timespans);
+        // The output mapping for all steps at once.
+        let [batch, seq, n] = v.dims();
+        let y = self.cell.map_output(v.reshape([batch * seq, n])).reshape([
+            batch,
+            seq,
+            self.output_size(),
+        ]);
+        let y = if self.batch_first {
+            y
+        } else {
+            y.swap_dims(0, 1)
+        };
+        (y, state)
     }
 
     /// Runs the layer over whole sequences and returns only the last step's outputs (ncps's
@@ -196,10 +194,8 @@ impl<B: Backend> Ltc<B> {
         state: Option<LtcState<B>>,
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, LtcState<B>) {
-        on_compute_pool::<B, _>(|| {
-            let (_, state) = self.run("Ltc::forward_last", x, state, timespans);
-            (self.cell.map_output(state.v.clone()), state)
-        })
+        let (_, state) = self.run("Ltc::forward_last", x, state, timespans);
+        (self.cell.map_output(state.v.clone()), state)
     }
 
     /// Advances the layer by one input, for streaming and control loops: the same
@@ -216,17 +212,15 @@ impl<B: Backend> Ltc<B> {
         state: Option<LtcState<B>>,
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, LtcState<B>) {
-        on_compute_pool::<B, _>(|| {
-            let context = "Ltc::step";
-            let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
-            let state = self.initial_state(context, state, batch);
-            let s = self.input_size();
-            let cm_t = self.cell.cm_t(elapsed.map(|dt| dt.reshape([batch, 1])));
-            let mapped = self.cell.map_input(x.clone()).reshape([batch, 1, s]);
-            let raw = self.lstm.as_ref().map(|_| x);
-            let (_, state) = self.advance(&self.cell.unfold_params(), raw, mapped, state, cm_t);
-            (self.cell.map_output(state.v.clone()), state)
-        })
+        let context = "Ltc::step";
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
+        let state = self.initial_state(context, state, batch);
+        let s = self.input_size();
+        let cm_t = self.cell.cm_t(elapsed.map(|dt| dt.reshape([batch, 1])));
+        let mapped = self.cell.map_input(x.clone()).reshape([batch, 1, s]);
+        let raw = self.lstm.as_ref().map(|_| x);
+        let (_, state) = self.advance(&self.cell.unfold_params(), raw, mapped, state, cm_t);
+        (self.cell.map_output(state.v.clone()), state)
     }
 
     /// The shared time loop: the potentials after every step, `[batch, seq, units]`, and the
