@@ -21,6 +21,7 @@ use burn::train::{
 };
 use ltc_burn::cfc::{Cfc, CfcCellConfig, CfcConfig};
 use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_burn::on_compute_pool;
 use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlobsConfig};
 use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
@@ -226,8 +227,12 @@ impl<B: AutodiffBackend> TrainStep for VideoClassifier<B> {
     type Output = ClassificationOutput<B>;
 
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let item = self.forward_classification(batch);
+            TrainOutput::new(self, item.loss.backward(), item)
+        })
     }
 }
 

@@ -22,6 +22,7 @@ use burn::train::{
 use ltc_burn::ode::{
     MlpField, MlpFieldConfig, NeuralOde, NeuralOdeConfig, SolveOptions, Solver, VectorField,
 };
+use ltc_burn::on_compute_pool;
 use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
@@ -140,23 +141,27 @@ impl<B: AutodiffBackend> TrainStep for MoonsModel<B> {
     /// The adjoint method: the forward solve records no graph; the loss's gradient at the final
     /// state starts the backward sweep, whose parameter gradients are the step's.
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let forward = match self.ode.forward_adjoint(batch.inputs, &self.t_span()) {
-            Ok(forward) => forward,
-            Err(e) => panic!("the Neural ODE's forward solve failed: {e}"),
-        };
-        let logits = forward.output.last.clone();
-        let loss = CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits.clone(), batch.targets.clone());
-        let grads = loss.backward();
-        let sweep = match forward.backward(&grads) {
-            Ok(sweep) => sweep,
-            Err(e) => panic!("the adjoint's backward solve failed: {e}"),
-        };
-        TrainOutput {
-            grads: sweep.params,
-            item: ClassificationOutput::new(loss, logits, batch.targets),
-        }
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let forward = match self.ode.forward_adjoint(batch.inputs, &self.t_span()) {
+                Ok(forward) => forward,
+                Err(e) => panic!("the Neural ODE's forward solve failed: {e}"),
+            };
+            let logits = forward.output.last.clone();
+            let loss = CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits.clone(), batch.targets.clone());
+            let grads = loss.backward();
+            let sweep = match forward.backward(&grads) {
+                Ok(sweep) => sweep,
+                Err(e) => panic!("the adjoint's backward solve failed: {e}"),
+            };
+            TrainOutput {
+                grads: sweep.params,
+                item: ClassificationOutput::new(loss, logits, batch.targets),
+            }
+        })
     }
 }
 

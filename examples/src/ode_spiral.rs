@@ -25,6 +25,7 @@ use burn::train::{
     InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve};
+use ltc_burn::on_compute_pool;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
@@ -263,8 +264,12 @@ impl<B: AutodiffBackend> TrainStep for SpiralOde<B> {
     type Output = RegressionOutput<B>;
 
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let item = self.regression(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let item = self.regression(batch);
+            TrainOutput::new(self, item.loss.backward(), item)
+        })
     }
 }
 

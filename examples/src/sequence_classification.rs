@@ -18,6 +18,7 @@ use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
+use ltc_burn::on_compute_pool;
 use ltc_burn::{LiquidClassifier, LiquidClassifierConfig, LiquidStackConfig};
 use ltc_datasets::{
     SequenceClassificationBatch, SequenceClassificationBatcher, SineFrequencyConfig,
@@ -111,8 +112,12 @@ impl<B: AutodiffBackend> TrainStep for SequenceClassifier<B> {
     type Output = ClassificationOutput<B>;
 
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let item = self.forward_classification(batch);
+            TrainOutput::new(self, item.loss.backward(), item)
+        })
     }
 }
 

@@ -17,6 +17,7 @@ use burn::train::{
     InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_burn::on_compute_pool;
 use ltc_burn::optim::clip_grad_norm;
 use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesItem, sine_quickstart, sine_sequence};
 use ltc_wirings::AutoNcp;
@@ -91,10 +92,14 @@ impl<B: AutodiffBackend> TrainStep for SineModel<B> {
     /// Gradients clipped to a global norm of `clip_norm`, as PyTorch Lightning's
     /// `gradient_clip_val` (Burn's own clipping is per parameter).
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let item = self.forward_regression(batch);
-        let grads = GradientsParams::from_grads(item.loss.backward(), self);
-        let (grads, _) = clip_grad_norm(self, grads, self.clip_norm);
-        TrainOutput { grads, item }
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let item = self.forward_regression(batch);
+            let grads = GradientsParams::from_grads(item.loss.backward(), self);
+            let (grads, _) = clip_grad_norm(self, grads, self.clip_norm);
+            TrainOutput { grads, item }
+        })
     }
 }
 

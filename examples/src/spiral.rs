@@ -25,6 +25,7 @@ use burn::train::{
     InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use ltc_burn::ltc::{Ltc, LtcConfig};
+use ltc_burn::on_compute_pool;
 use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesDataset, Spiral, SpiralConfig};
 use ltc_wirings::{AutoNcp, Random, Wiring};
 
@@ -159,8 +160,12 @@ impl<B: AutodiffBackend> TrainStep for SpiralModel<B> {
     type Output = RegressionOutput<B>;
 
     fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        let item = self.forward_regression(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
+        // burn-ndarray's matmuls then start without a thread hand-off each.
+        on_compute_pool::<B, _>(|| {
+            let item = self.forward_regression(batch);
+            TrainOutput::new(self, item.loss.backward(), item)
+        })
     }
 }
 

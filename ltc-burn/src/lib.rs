@@ -61,3 +61,4 @@ pub use liquid::{
     LiquidStackConfig, LiquidState,
 };
 pub use ltc::{Ltc, LtcCell, LtcCellConfig, LtcConfig, LtcState, Mapping, Positivity};
+pub use sequence::on_compute_pool;

@@ -142,15 +142,37 @@ pub(crate) fn check_state<B: Backend>(
     }
 }
 
-/// Runs `f` as a task of rayon's global pool when `B` computes there (the ndarray backends):
-/// each of burn-ndarray's parallel operations inside `f` (matmul, …) then starts on the pool
-/// worker that runs `f`, instead of being handed from the calling thread to the pool and waited
-/// for — a context switch per operation, which made up most of a CfC step (at one thread: CfC(32)
-/// forward 69 → 17–27 ms, B=1 step 496 → 103–141 µs, `ltc-bench`). Other backends run `f` in
-/// place. A panic inside `f` reaches the caller unchanged. The CfC layers use it; the LTC layer
-/// does not: its step has no matmul, and the one hand-off would cost more than it saves (B=1
-/// step 75 → 210–290 µs).
-pub(crate) fn on_compute_pool<B: Backend, R: Send>(f: impl FnOnce() -> R + Send) -> R {
+/// Runs `f` as a task of rayon's global pool when `B` computes there (the ndarray backends,
+/// with or without autodiff); on every other backend runs `f` in place.
+///
+/// burn-ndarray starts each of its parallel operations (matmul, …) from the calling thread by
+/// handing it to rayon's pool and waiting for it: a context switch per operation when the
+/// caller is not a pool worker. Inside `f` those operations start on the worker that runs `f`.
+/// The CfC layers run their time loop through it; wrap a whole training step (forward,
+/// `backward`, optimiser) in it too, since the backward runs where you call it. At one thread
+/// (`ltc-bench`): CfC(32) forward 69 → 17–27 ms, B=1 step 496 → 103–141 µs, train step
+/// 219 → 82 ms. The LTC layer does not use it itself: its B=1 step has no matmul, and the one
+/// hand-off would cost more than it saves (75 → 210–290 µs).
+///
+/// A panic inside `f` reaches the caller unchanged.
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ltc_burn::{CfcConfig, on_compute_pool};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let cfc = CfcConfig::from_sizes(2, 4).init::<B>(&device).expect("a valid config");
+/// let x = Tensor::<B, 3>::ones([3, 5, 2], &device);
+/// // One training step on the pool: forward, loss and backward.
+/// let grads = on_compute_pool::<B, _>(|| {
+///     let (y, _) = cfc.forward(x, None, None);
+///     y.powi_scalar(2).mean().backward()
+/// });
+/// assert!(cfc.cell.ff1.weight.grad(&grads).is_some());
+/// ```
+pub fn on_compute_pool<B: Backend, R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if crate::ltc::fused::has_fused::<B>() {
         rayon::scope(|_| f())
     } else {
