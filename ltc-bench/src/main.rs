@@ -299,14 +299,13 @@ where
         let mut times = Vec::new();
         for i in 0..warmup + iters {
             let t = Instant::now();
-            let mut body = |model: M| {
+            // As the crate recommends for ndarray: the whole step on the compute pool.
+            model = on_compute_pool::<B, _>(|| {
                 let y = model.sequence(x.clone());
                 let loss = (y - target.clone()).powi_scalar(2).mean();
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 optim.step(1e-3, model, grads)
-            };
-            // As the crate recommends for ndarray: the whole step on the compute pool.
-            model = on_compute_pool::<B, _>(|| body(model));
+            });
             sync();
             if i >= warmup {
                 times.push(t.elapsed().as_secs_f64() * 1e3);
