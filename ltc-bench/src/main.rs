@@ -116,22 +116,18 @@ enum Kind {
 }
 
 fn kind(model: &str) -> Kind {
-    let fc = |n| FullyConnected::new(n).build(INPUT);
-    let wiring = match model {
-        "ltc_fc32" => fc(32),
-        "ltc_fc64" => fc(64),
-        "ltc_fc128" => fc(128),
-        "ltc_fc256" => fc(256),
-        "ltc_autoncp64_8" | "wiredcfc_autoncp64_8" => AutoNcp::new(64, 8).build(INPUT),
-        "cfc32" => return Kind::Cfc(32),
-        "cfc64" => return Kind::Cfc(64),
+    let fc = |n| FullyConnected::new(n).build(INPUT).expect("a valid wiring");
+    let autoncp = || AutoNcp::new(64, 8).build(INPUT).expect("a valid wiring");
+    match model {
+        "ltc_fc32" => Kind::Ltc(fc(32)),
+        "ltc_fc64" => Kind::Ltc(fc(64)),
+        "ltc_fc128" => Kind::Ltc(fc(128)),
+        "ltc_fc256" => Kind::Ltc(fc(256)),
+        "ltc_autoncp64_8" => Kind::Ltc(autoncp()),
+        "cfc32" => Kind::Cfc(32),
+        "cfc64" => Kind::Cfc(64),
+        "wiredcfc_autoncp64_8" => Kind::WiredCfc(autoncp()),
         other => panic!("unknown model {other}"),
-    }
-    .expect("the benchmark wirings are valid");
-    if model.starts_with("wiredcfc") {
-        Kind::WiredCfc(wiring)
-    } else {
-        Kind::Ltc(wiring)
     }
 }
 
@@ -460,11 +456,35 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
+/// The counts both workers (ours and the peer's) take: iterations, warm-up, batch, sequence.
+fn counts(args: &Args, seq: usize) -> [(&'static str, usize); 4] {
+    [
+        ("--iters", args.iters),
+        ("--warmup", args.warmup),
+        ("--batch", args.batch),
+        ("--seq", seq),
+    ]
+}
+
+/// The command that runs one measurement of `model` in a fresh process of this program, at
+/// sequence length `seq`, on `threads` rayon / matrixmultiply threads (0: their default).
+fn worker_command(args: &Args, model: &str, seq: usize, threads: usize) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("this program's path"));
+    cmd.args(["--worker", model, "--backend", &args.backend]);
+    for (flag, n) in counts(args, seq) {
+        cmd.args([flag, &n.to_string()]);
+    }
+    if threads > 0 {
+        cmd.env("RAYON_NUM_THREADS", threads.to_string())
+            .env("MATMUL_NUM_THREADS", threads.to_string());
+    }
+    cmd
+}
+
 /// `--scale`: LTC training (forward + backward + Adam) and forward cost as the units grow
 /// (32 → 256 at sequence 64) and as the sequence grows (64 → 4096 at 32 units), batch 32, one
 /// worker process per row.
 fn scale(args: &Args) -> ExitCode {
-    let exe = std::env::current_exe().expect("this program's path");
     let rows = [
         ("ltc_fc32", 64),
         ("ltc_fc64", 64),
@@ -474,7 +494,7 @@ fn scale(args: &Args) -> ExitCode {
         ("ltc_fc32", 1024),
         ("ltc_fc32", 4096),
     ];
-    let threads = args.threads.first().copied().unwrap_or(1).to_string();
+    let threads = args.threads.first().copied().unwrap_or(1);
     println!(
         "ltc-burn {} backend, batch {}, input {INPUT}, {threads} thread(s); medians of {} \
          iterations after {} warm-up; 'mem' = peak anonymous memory of the process while training",
@@ -486,15 +506,7 @@ fn scale(args: &Args) -> ExitCode {
     );
     let mut ok = true;
     for (model, seq) in rows {
-        let mut cmd = Command::new(&exe);
-        cmd.args(["--worker", model, "--backend", &args.backend])
-            .args(["--iters", &args.iters.to_string()])
-            .args(["--warmup", &args.warmup.to_string()])
-            .args(["--batch", &args.batch.to_string()])
-            .args(["--seq", &seq.to_string()])
-            .env("RAYON_NUM_THREADS", &threads)
-            .env("MATMUL_NUM_THREADS", &threads);
-        let v = match spawn(&mut cmd) {
+        let v = match spawn(&mut worker_command(args, model, seq, threads)) {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("{e}");
@@ -635,22 +647,7 @@ fn main() -> ExitCode {
     for &t in &threads {
         for model in &args.models {
             let (_, label, reference) = MODELS.iter().find(|m| m.0 == model).expect("checked");
-            let counts = [
-                ("--iters", args.iters),
-                ("--warmup", args.warmup),
-                ("--batch", args.batch),
-                ("--seq", args.seq),
-            ];
-            let mut cmd = Command::new(&exe);
-            cmd.args(["--worker", model, "--backend", &args.backend]);
-            for (flag, n) in counts {
-                cmd.args([flag, &n.to_string()]);
-            }
-            if t > 0 {
-                cmd.env("RAYON_NUM_THREADS", t.to_string())
-                    .env("MATMUL_NUM_THREADS", t.to_string());
-            }
-            let ours = match spawn(&mut cmd) {
+            let ours = match spawn(&mut worker_command(&args, model, args.seq, t)) {
                 Ok(v) => v,
                 Err(e) => {
                     eprintln!("{e}");
@@ -663,7 +660,7 @@ fn main() -> ExitCode {
                 let mut cmd = Command::new(python);
                 cmd.args([script.as_str(), "--worker", model, &th])
                     .args(["--device", &args.peer_device]);
-                for (flag, n) in counts {
+                for (flag, n) in counts(&args, args.seq) {
                     cmd.args([flag, &n.to_string()]);
                 }
                 cmd.env("OMP_NUM_THREADS", &th).env("MKL_NUM_THREADS", &th);
