@@ -52,6 +52,32 @@ pub fn values<B: Backend, const D: usize>(t: burn::tensor::Tensor<B, D>) -> Vec<
     t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
 }
 
+/// Every float parameter's gradient in `module`, in visiting order (empty where a parameter
+/// has none).
+pub fn param_grads<B: burn::tensor::backend::AutodiffBackend, M: burn::module::Module<B>>(
+    module: &M,
+    grads: &B::Gradients,
+) -> Vec<Vec<f64>> {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Grads<'a, B: burn::tensor::backend::AutodiffBackend> {
+        grads: &'a B::Gradients,
+        out: Vec<Vec<f64>>,
+    }
+    impl<B: burn::tensor::backend::AutodiffBackend> ModuleVisitor<B> for Grads<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.out
+                .push(param.grad(self.grads).map(values).unwrap_or_default());
+        }
+    }
+    let mut visitor = Grads::<B> {
+        grads,
+        out: Vec::new(),
+    };
+    module.visit(&mut visitor);
+    visitor.out
+}
+
 /// A tensor of the backend's float type from `f64` values.
 pub fn tensor<B: Backend, const D: usize>(
     v: &[f64],

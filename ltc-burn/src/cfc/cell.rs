@@ -6,6 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 
+use super::fused;
 use crate::activation::{gelu, lecun_tanh, sigmoid, silu};
 use crate::error::{Check, ConfigError};
 use crate::param::materialize;
@@ -177,6 +178,7 @@ impl CfcCellConfig {
             mode: self.mode,
             activation: self.activation,
             first_dropout_layer: usize::from(self.ncps_compat),
+            fused: true,
         }
     }
 }
@@ -261,9 +263,22 @@ pub struct CfcCell<B: Backend> {
     pub activation: Activation,
     /// Dropout follows backbone layers `first_dropout_layer..` (constant; 1 in ncps mode).
     pub first_dropout_layer: usize,
+    /// Whether sequences run through the backend's fused kernel where it has one (constant,
+    /// `true` after [`init`](CfcCellConfig::init); see [`with_fused`](Self::with_fused)).
+    pub fused: bool,
 }
 
 impl<B: Backend> CfcCell<B> {
+    /// Whether a [`Cfc`](super::Cfc) layer runs whole sequences through the backend's fused
+    /// kernel where it has one (ndarray in f32 and f64, with or without autodiff: one
+    /// operation per sequence whose backward pass is one node), the default; `false` runs the
+    /// cell step by step on the plain tensor path, the reference the kernel is tested against.
+    /// The kernel covers every mode and backbone depth, and every activation but GELU;
+    /// backbone dropout while training also takes the plain path.
+    pub fn with_fused(self, fused: bool) -> Self {
+        Self { fused, ..self }
+    }
+
     /// Hidden units (the state size).
     pub fn hidden_size(&self) -> usize {
         self.ff1.weight.dims()[1]
@@ -366,15 +381,116 @@ impl<B: Backend> CfcCell<B> {
         mask: Option<&Tensor<B, 2>>,
         signed: bool,
     ) -> Tensor<B, 2> {
-        let Some(mask) = mask else {
+        if mask.is_none() {
             return linear.forward(z);
-        };
-        let weight = linear.weight.val();
-        let weight = if signed { weight.abs() } else { weight };
-        let y = z.matmul(weight * mask.clone());
+        }
+        let y = z.matmul(head_weight(linear, mask, signed));
         match &linear.bias {
             Some(bias) => y + bias.val().unsqueeze(),
             None => y,
+        }
+    }
+
+    /// The states after every step of a whole sequence, `[batch, seq, hidden]`, from the fused
+    /// kernel, where the backend has one and it covers this cell (every mode; any backbone
+    /// depth; every activation but GELU; no dropout while training); `None` otherwise.
+    ///
+    /// `x` is `[batch, seq, input]`, `h0` `[batch, hidden]`, `timespans` `[batch, seq]`, all
+    /// checked by the caller.
+    pub(crate) fn fused_sequence(
+        &self,
+        x: &Tensor<B, 3>,
+        h0: &Tensor<B, 2>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<Tensor<B, 3>> {
+        if !self.fused || !fused::has_fused::<B>() {
+            return None;
+        }
+        let act = match self.activation {
+            Activation::LecunTanh => fused::cpu::Act::LecunTanh,
+            Activation::Silu => fused::cpu::Act::Silu,
+            Activation::Relu => fused::cpu::Act::Relu,
+            Activation::Tanh => fused::cpu::Act::Tanh,
+            Activation::Gelu => return None,
+        };
+        let drops = self.dropout.prob > 0.0
+            && B::ad_enabled(&x.device())
+            && self.backbone.len() > self.first_dropout_layer;
+        if drops {
+            return None;
+        }
+        let mode = match self.mode {
+            CfcMode::Default => fused::cpu::Mode::Gated,
+            CfcMode::NoGate => fused::cpu::Mode::NoGate,
+            CfcMode::Pure => fused::cpu::Mode::Pure,
+        };
+        let [batch, seq, inputs] = x.dims();
+        let dims = fused::cpu::Dims {
+            batch,
+            seq,
+            inputs,
+            hidden: self.hidden_size(),
+            units: self.backbone.first().map_or(0, |l| l.weight.dims()[1]),
+            layers: self.backbone.len(),
+        };
+        fused::run(fused::FusedCfc {
+            x: x.clone(),
+            h0: h0.clone(),
+            dt: timespans.cloned(),
+            params: self.fused_params(mode)?,
+            dims,
+            mode,
+            act,
+        })
+    }
+
+    /// The parameters as the fused kernel applies them: the heads' weights masked as
+    /// [`head`](Self::head) masks them, missing biases as zeros.
+    fn fused_params(&self, mode: fused::cpu::Mode) -> Option<fused::Params<B>> {
+        let bias = |linear: &Linear<B>| match &linear.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([linear.weight.dims()[1]], &linear.weight.device()),
+        };
+        let backbone = self
+            .backbone
+            .iter()
+            .map(|layer| (layer.weight.val(), bias(layer)))
+            .collect();
+        let (head_mask, gate_mask) = (self.head_mask.as_ref(), self.gate_mask.as_ref());
+        let mut heads = vec![(&self.ff1, head_mask, self.signed)];
+        if mode != fused::cpu::Mode::Pure {
+            heads.push((self.ff2.as_ref()?, head_mask, self.signed));
+            heads.push((self.time_a.as_ref()?, gate_mask, false));
+            heads.push((self.time_b.as_ref()?, gate_mask, false));
+        }
+        let heads = heads
+            .into_iter()
+            .map(|(linear, mask, signed)| (head_weight(linear, mask, signed), bias(linear)))
+            .collect();
+        let pure = match mode {
+            fused::cpu::Mode::Pure => Some((self.w_tau.as_ref()?.val(), self.a.as_ref()?.val())),
+            _ => None,
+        };
+        Some(fused::Params {
+            backbone,
+            heads,
+            pure,
+        })
+    }
+}
+
+/// A head's weight as it is applied: masked for wired cells (`|W| ⊙ mask` when `signed`).
+fn head_weight<B: Backend>(
+    linear: &Linear<B>,
+    mask: Option<&Tensor<B, 2>>,
+    signed: bool,
+) -> Tensor<B, 2> {
+    let weight = linear.weight.val();
+    match mask {
+        None => weight,
+        Some(mask) => {
+            let weight = if signed { weight.abs() } else { weight };
+            weight * mask.clone()
         }
     }
 }

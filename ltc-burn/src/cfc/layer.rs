@@ -41,6 +41,18 @@ pub trait CfcCore<B: Backend>: Module<B> + Sync + sealed::Sealed {
         h: Tensor<B, 2>,
         elapsed: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>);
+    /// The outputs of every step of a whole sequence, `[batch, seq, output]`, from a fused
+    /// kernel, where there is one for this cell on this backend: `x [batch, seq, input]`,
+    /// `h0 [batch, state]`, `timespans [batch, seq]`, all checked.
+    #[doc(hidden)]
+    fn fused_sequence(
+        &self,
+        _x: &Tensor<B, 3>,
+        _h0: &Tensor<B, 2>,
+        _timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<Tensor<B, 3>> {
+        None
+    }
 }
 
 impl<B: Backend> sealed::Sealed for CfcCell<B> {}
@@ -70,6 +82,14 @@ impl<B: Backend> CfcCore<B> for CfcCell<B> {
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let h = self.update(Tensor::cat(vec![x, h], 1), elapsed);
         (h.clone(), h)
+    }
+    fn fused_sequence(
+        &self,
+        x: &Tensor<B, 3>,
+        h0: &Tensor<B, 2>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<Tensor<B, 3>> {
+        CfcCell::fused_sequence(self, x, h0, timespans)
     }
 }
 
@@ -225,6 +245,16 @@ pub struct CfcState<B: Backend> {
 /// A CfC layer over a plain cell (ncps's `CfC(input_size, units)`).
 pub type Cfc<B> = CfcLayer<B, CfcCell<B>>;
 
+impl<B: Backend> Cfc<B> {
+    /// The layer with its cell's sequences fused or not ([`CfcCell::with_fused`]).
+    pub fn with_fused(self, fused: bool) -> Self {
+        Self {
+            cell: self.cell.with_fused(fused),
+            ..self
+        }
+    }
+}
+
 /// A CfC layer over a wired cell (ncps's `CfC(input_size, wiring)`).
 pub type WiredCfc<B> = CfcLayer<B, WiredCfcCell<B>>;
 
@@ -343,7 +373,7 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
     ) -> (Tensor<B, 3>, CfcState<B>) {
         on_compute_pool::<B, _>(|| {
             let (outputs, state) = self.run("forward", x, state, timespans, true);
-            let y = stack_steps(outputs, self.batch_first);
+            let y = outputs.all(self.batch_first);
             let y = match &self.fc {
                 Some(fc) => fc.forward(y),
                 None => y,
@@ -364,9 +394,8 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         timespans: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, CfcState<B>) {
         on_compute_pool::<B, _>(|| {
-            let (mut outputs, state) = self.run("forward_last", x, state, timespans, false);
-            let y = outputs.pop().expect("the last output is kept");
-            (self.project(y), state)
+            let (outputs, state) = self.run("forward_last", x, state, timespans, false);
+            (self.project(outputs.last()), state)
         })
     }
 
@@ -384,12 +413,18 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         state: Option<CfcState<B>>,
         elapsed: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, CfcState<B>) {
+        let context = format!("{}::step", self.cell.layer_name());
+        let context = context.as_str();
+        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
+        let state = self.initial_state(context, state, batch);
+        let elapsed = elapsed.map(|dt| dt.reshape([batch, 1]));
+        // A fused step has no Burn matrix product to hand to the pool: it runs in place.
+        if let Some((ys, state)) = self.fused(x.clone().unsqueeze_dim(1), &state, elapsed.as_ref())
+        {
+            return (self.project(ys.squeeze_dim(1)), state);
+        }
         on_compute_pool::<B, _>(|| {
-            let context = format!("{}::step", self.cell.layer_name());
-            let context = context.as_str();
-            let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
-            let state = self.initial_state(context, state, batch);
-            let (y, state) = self.advance(x, state, elapsed.map(|dt| dt.reshape([batch, 1])));
+            let (y, state) = self.advance(x, state, elapsed);
             (self.project(y), state)
         })
     }
@@ -401,8 +436,26 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         }
     }
 
-    /// The shared time loop; returns the (unprojected) outputs of every step when `keep` is
-    /// set, else of the last step only.
+    /// The whole sequence through the cell's fused kernel, where it has one and there is no
+    /// memory cell: the outputs `[batch, seq, output]` and the final state. `x` is
+    /// `[batch, seq, input]`, `timespans` `[batch, seq]`, both checked.
+    fn fused(
+        &self,
+        x: Tensor<B, 3>,
+        state: &CfcState<B>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<(Tensor<B, 3>, CfcState<B>)> {
+        if self.lstm.is_some() {
+            return None;
+        }
+        let ys = self.cell.fused_sequence(&x, &state.h, timespans)?;
+        let [batch, seq, width] = ys.dims();
+        let h = ys.clone().narrow(1, seq - 1, 1).reshape([batch, width]);
+        Some((ys, CfcState { h, c: None }))
+    }
+
+    /// The shared time loop: the (unprojected) outputs of every step when `keep` is set, else
+    /// of the last step only; the whole sequence at once where the cell has a fused kernel.
     fn run(
         &self,
         method: &str,
@@ -410,11 +463,16 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
         state: Option<CfcState<B>>,
         timespans: Option<Tensor<B, 2>>,
         keep: bool,
-    ) -> (Vec<Tensor<B, 2>>, CfcState<B>) {
+    ) -> (Outputs<B>, CfcState<B>) {
         let context = format!("{}::{method}", self.cell.layer_name());
         let context = context.as_str();
         let seq = Sequence::new(context, self.batch_first, self.input_size(), x, timespans);
         let mut state = self.initial_state(context, state, seq.batch);
+        if seq.seq > 0
+            && let Some((ys, state)) = self.fused(seq.x.clone(), &state, seq.timespans.as_ref())
+        {
+            return (Outputs::Stacked(ys), state);
+        }
         let mut outputs = Vec::with_capacity(if keep { seq.seq } else { 1 });
         for t in 0..seq.seq {
             let elapsed = seq.elapsed(t).map(|dt| dt.reshape([seq.batch, 1]));
@@ -424,7 +482,7 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
                 outputs.push(y);
             }
         }
-        (outputs, state)
+        (Outputs::Steps(outputs), state)
     }
 
     /// One step: the memory cell (if any), then the CfC cell, both on the input `x`.
@@ -465,5 +523,35 @@ impl<B: Backend, C: CfcCore<B>> CfcLayer<B, C> {
             self.lstm.is_some(),
         );
         state
+    }
+}
+
+/// The outputs of a time loop: step by step, or all steps at once (batch-first).
+enum Outputs<B: Backend> {
+    /// `[batch, output]` per kept step.
+    Steps(Vec<Tensor<B, 2>>),
+    /// `[batch, seq, output]`.
+    Stacked(Tensor<B, 3>),
+}
+
+impl<B: Backend> Outputs<B> {
+    /// Every step, `[batch, seq, output]` (`[seq, batch, output]` unless `batch_first`).
+    fn all(self, batch_first: bool) -> Tensor<B, 3> {
+        match self {
+            Outputs::Steps(steps) => stack_steps(steps, batch_first),
+            Outputs::Stacked(ys) if batch_first => ys,
+            Outputs::Stacked(ys) => ys.swap_dims(0, 1),
+        }
+    }
+
+    /// The last step, `[batch, output]`.
+    fn last(self) -> Tensor<B, 2> {
+        match self {
+            Outputs::Steps(mut steps) => steps.pop().expect("the last output is kept"),
+            Outputs::Stacked(ys) => {
+                let [batch, seq, width] = ys.dims();
+                ys.narrow(1, seq - 1, 1).reshape([batch, width])
+            }
+        }
     }
 }

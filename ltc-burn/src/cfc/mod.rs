@@ -18,6 +18,7 @@
 //! batch size is 1).
 
 mod cell;
+mod fused;
 mod layer;
 mod wired;
 

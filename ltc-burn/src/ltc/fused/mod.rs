@@ -42,7 +42,7 @@ use super::cell::{Prepared, solve};
 use crate::sequence::stack_steps;
 
 pub mod cpu;
-mod ndarray;
+pub(crate) mod ndarray;
 
 /// One synapse population's parameters as tensors, `[sources, destinations]`.
 #[derive(Debug, Clone)]
@@ -172,7 +172,9 @@ impl<B: Backend> UnfoldInputs<B> {
 
 /// A tensor of backend `B` as one of backend `C`, where `C` is `B` (checked by the caller
 /// through their `TypeId`s).
-fn same_backend<B: Backend, C: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<C, D> {
+pub(crate) fn same_backend<B: Backend, C: Backend, const D: usize>(
+    t: Tensor<B, D>,
+) -> Tensor<C, D> {
     let any: Box<dyn Any> = Box::new(t);
     *any.downcast::<Tensor<C, D>>()
         .expect("fused::unfold: dispatched to a backend of another type")
@@ -206,6 +208,7 @@ macro_rules! with_fused_backend {
         one!(Autodiff<NdArray<f64>>);
     }};
 }
+pub(crate) use with_fused_backend;
 
 /// Whether [`unfold`] has a fused kernel for backend `B`.
 pub fn has_fused<B: Backend>() -> bool {

@@ -36,7 +36,7 @@ struct Owned<F> {
 }
 
 /// The float types of the ndarray kernels: `f32` and `f64`.
-trait NdFloat: Real + Element {
+pub(crate) trait NdFloat: Real + Element {
     /// A copy of the values of `t`, when its storage holds `Self` (row-major order).
     fn copy_of(t: &NdArrayTensor) -> Option<Vec<Self>>;
 }
@@ -68,7 +68,7 @@ nd_float!(f64, F64);
 /// directly: `into_data` copies a shared array (a parameter the module also holds) element by
 /// element through a dynamic-rank iterator, which costs more than the kernel itself for one
 /// step of batch 1.
-fn values<B: Backend, F: NdFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+pub(crate) fn values<B: Backend, F: NdFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
     let primitive: Box<dyn Any> = Box::new(t.into_primitive().tensor());
     match primitive.downcast::<NdArrayTensor>() {
         Ok(nd) => match F::copy_of(&nd) {

@@ -2,39 +2,13 @@
 //! of every input, on random problems including batch 1, units 1 and sequence 1, dense and
 //! sparse wirings, with and without per-step elapsed times.
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
-use ltc_testing::{assert_close, backend_tests, is_f64, values};
+use ltc_testing::{assert_close, backend_tests, is_f64, param_grads, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Ncp, Random, Wiring};
 
 use super::{UnfoldInputs, has_fused, unfold, unfold_reference};
 use crate::ltc::{LtcCell, LtcCellConfig, LtcConfig, Positivity};
-
-/// Every float parameter's gradient, in visiting order.
-struct Grads<'a, B: AutodiffBackend> {
-    grads: &'a B::Gradients,
-    out: Vec<Vec<f64>>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for Grads<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.out
-            .push(param.grad(self.grads).map(values).unwrap_or_default());
-    }
-}
-
-fn param_grads<B: AutodiffBackend, M: Module<B>>(
-    module: &M,
-    grads: &B::Gradients,
-) -> Vec<Vec<f64>> {
-    let mut visitor = Grads::<B> {
-        grads,
-        out: Vec::new(),
-    };
-    module.visit(&mut visitor);
-    visitor.out
-}
 
 struct Case {
     batch: usize,
