@@ -219,6 +219,21 @@ pub(crate) enum Act {
 }
 
 impl Act {
+    /// `post = act(pre)`, elementwise; one loop per activation, so that each vectorises.
+    fn apply<F: Float>(self, pre: &[F], post: &mut [F]) {
+        fn each<F: Float>(pre: &[F], post: &mut [F], f: impl Fn(F) -> F) {
+            for (y, x) in post.iter_mut().zip(pre) {
+                *y = f(*x);
+            }
+        }
+        match self {
+            Act::LecunTanh => each(pre, post, |x| Act::LecunTanh.value(x)),
+            Act::Silu => each(pre, post, |x| Act::Silu.value(x)),
+            Act::Relu => each(pre, post, |x| Act::Relu.value(x)),
+            Act::Tanh => each(pre, post, |x| Act::Tanh.value(x)),
+        }
+    }
+
     #[inline(always)]
     fn value<F: Float>(self, x: F) -> F {
         match self {
@@ -503,9 +518,7 @@ pub(crate) fn forward<F: Float>(p: &Problem<'_, F>) -> Forward<F> {
                     u,
                 );
             }
-            for (y, x) in post[k][range.clone()].iter_mut().zip(&pre[k][range]) {
-                *y = p.act.value(*x);
-            }
+            p.act.apply(&pre[k][range.clone()], &mut post[k][range]);
         }
         let block = &mut heads[t * bsz * heads_w..][..bsz * heads_w];
         if d.layers > 0 {
@@ -564,15 +577,13 @@ fn closed_form<F: Float>(
             let (ff1, rest) = row.split_at(h);
             let (ff2, rest) = rest.split_at(h);
             let (ta, tb) = rest.split_at(h);
+            // `f1·(1 − g) + g·f2`, or `f1 + g·f2` without the complement: one branch-free loop.
+            let complement = if mode == Mode::Gated { F::ONE } else { F::ZERO };
             for j in 0..h {
                 let f1 = F::tanh(ff1[j]);
                 let f2 = F::tanh(ff2[j]);
                 let g = F::sigmoid::<Separate>(ta[j] * dt + tb[j]);
-                out[j] = if mode == Mode::Gated {
-                    f1 * (F::ONE - g) + g * f2
-                } else {
-                    f1 + g * f2
-                };
+                out[j] = f1 * (F::ONE - complement * g) + g * f2;
             }
         }
     }
