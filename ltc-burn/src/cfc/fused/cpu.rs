@@ -41,6 +41,29 @@ pub(crate) trait Float: Real {
     );
 }
 
+/// `Float::gemm_raw` through matrixmultiply's `$gemm` (`sgemm` or `dgemm`).
+macro_rules! gemm_raw {
+    ($gemm:ident) => {
+        unsafe fn gemm_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: (*const Self, isize, isize),
+            b: (*const Self, isize, isize),
+            beta: Self,
+            c: (*mut Self, isize, isize),
+        ) {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                matrixmultiply::$gemm(
+                    m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
+                );
+            }
+        }
+    };
+}
+
 #[allow(unsafe_code)]
 impl Float for f32 {
     #[inline(always)]
@@ -66,23 +89,7 @@ impl Float for f32 {
     fn exp_neg(x: Self) -> Self {
         exp_f32(x)
     }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: (*const Self, isize, isize),
-        b: (*const Self, isize, isize),
-        beta: Self,
-        c: (*mut Self, isize, isize),
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::sgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            );
-        }
-    }
+    gemm_raw!(sgemm);
 }
 
 #[allow(unsafe_code)]
@@ -95,23 +102,7 @@ impl Float for f64 {
     fn exp_neg(x: Self) -> Self {
         x.exp()
     }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: (*const Self, isize, isize),
-        b: (*const Self, isize, isize),
-        beta: Self,
-        c: (*mut Self, isize, isize),
-    ) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::dgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            );
-        }
-    }
+    gemm_raw!(dgemm);
 }
 
 /// A strided `rows × cols` view: element `(i, j)` at `data[i·rs + j·cs]`.
