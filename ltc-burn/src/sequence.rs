@@ -173,7 +173,7 @@ pub(crate) fn check_state<B: Backend>(
 /// assert!(cfc.cell.ff1.weight.grad(&grads).is_some());
 /// ```
 pub fn on_compute_pool<B: Backend, R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if crate::ltc::fused::has_fused::<B>() {
+    if crate::ltc::fused::has_cpu_kernel::<B>() {
         rayon::scope(|_| f())
     } else {
         f()

@@ -137,7 +137,7 @@ impl<B: Backend> Params<B> {
 
 /// Whether [`run`] has a kernel for backend `B`.
 pub(crate) fn has_fused<B: Backend>() -> bool {
-    crate::ltc::fused::has_fused::<B>()
+    crate::ltc::fused::has_cpu_kernel::<B>()
 }
 
 /// The states after every step, `[batch, seq, hidden]`, where `B` has a kernel; `None`

@@ -34,14 +34,17 @@
 
 use core::any::{Any, TypeId};
 
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::ops::{Backward, OpsKind};
 use burn::backend::{Autodiff, NdArray};
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::cell::{Prepared, solve};
 use crate::sequence::stack_steps;
 
 pub mod cpu;
+pub(crate) mod cube;
 pub(crate) mod ndarray;
 
 /// One synapse population's parameters as tensors, `[sources, destinations]`.
@@ -210,8 +213,114 @@ macro_rules! with_fused_backend {
 }
 pub(crate) use with_fused_backend;
 
-/// Whether [`unfold`] has a fused kernel for backend `B`.
+/// A fused kernel with an autodiff node: `run` computes the potentials after every step on the
+/// inner backend and, when `save` is set, the node's state (what its backward needs).
+pub(crate) trait UnfoldKernel<B: Backend>: Backward<B, 13> {
+    fn run(inputs: UnfoldInputs<B>, save: bool) -> (Tensor<B, 3>, Option<Self::State>);
+}
+
+/// The fused unfold on `Autodiff<B>`: the kernel's forward on the inner tensors, and the
+/// kernel's node when any input is tracked. The node's 13 parents are `x`, `v0`, `cm_t`, the
+/// recurrent `w`, `sigma`, `mu`, `erev`, the sensory `w`, `sigma`, `mu`, `erev`, `gleak` and
+/// `gleak_vleak` (the masks are constants).
+pub(crate) fn tracked<B: Backend, K: UnfoldKernel<B>>(
+    inputs: UnfoldInputs<Autodiff<B>>,
+    kernel: K,
+) -> Tensor<Autodiff<B>, 3> {
+    let UnfoldInputs {
+        x,
+        v0,
+        cm_t,
+        params: p,
+    } = inputs;
+    let (rec, sen) = (p.recurrent, p.sensory);
+    // The autodiff tensors, in the node's parent order.
+    let x = x.into_primitive().tensor();
+    let v0 = v0.into_primitive().tensor();
+    let cm_t = cm_t.into_primitive().tensor();
+    let rw = rec.w.into_primitive().tensor();
+    let rsigma = rec.sigma.into_primitive().tensor();
+    let rmu = rec.mu.into_primitive().tensor();
+    let rerev = rec.erev.into_primitive().tensor();
+    let sw = sen.w.into_primitive().tensor();
+    let ssigma = sen.sigma.into_primitive().tensor();
+    let smu = sen.mu.into_primitive().tensor();
+    let serev = sen.erev.into_primitive().tensor();
+    let gleak = p.gleak.into_primitive().tensor();
+    let gleak_vleak = p.gleak_vleak.into_primitive().tensor();
+    let nodes = [
+        x.node.clone(),
+        v0.node.clone(),
+        cm_t.node.clone(),
+        rw.node.clone(),
+        rsigma.node.clone(),
+        rmu.node.clone(),
+        rerev.node.clone(),
+        sw.node.clone(),
+        ssigma.node.clone(),
+        smu.node.clone(),
+        serev.node.clone(),
+        gleak.node.clone(),
+        gleak_vleak.node.clone(),
+    ];
+    fn inner<B: Backend, const D: usize>(t: B::FloatTensorPrimitive) -> Tensor<B, D> {
+        Tensor::from_primitive(TensorPrimitive::Float(t))
+    }
+    let four = |w, sigma, mu, erev| SynapseTensors {
+        w: inner(w),
+        sigma: inner(sigma),
+        mu: inner(mu),
+        erev: inner(erev),
+    };
+    let inputs = UnfoldInputs::<B> {
+        x: inner(x.primitive),
+        v0: inner(v0.primitive),
+        cm_t: inner(cm_t.primitive),
+        params: UnfoldParams {
+            recurrent: four(
+                rw.primitive,
+                rsigma.primitive,
+                rmu.primitive,
+                rerev.primitive,
+            ),
+            recurrent_mask: p.recurrent_mask.inner(),
+            sensory: four(
+                sw.primitive,
+                ssigma.primitive,
+                smu.primitive,
+                serev.primitive,
+            ),
+            sensory_mask: p.sensory_mask.inner(),
+            gleak: inner(gleak.primitive),
+            gleak_vleak: inner(gleak_vleak.primitive),
+            unfolds: p.unfolds,
+            epsilon: p.epsilon,
+        },
+    };
+    let out = match kernel
+        .prepare::<NoCheckpointing>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (out, state) = K::run(inputs, true);
+            let state = state.expect("a saved state when asked for one");
+            prep.finish(state, out.into_primitive().tensor())
+        }
+        OpsKind::UnTracked(prep) => prep.finish(K::run(inputs, false).0.into_primitive().tensor()),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+/// Whether [`unfold`] has a fused kernel for backend `B`: the ndarray backends (CPU) and
+/// Burn's wgpu backend without kernel fusion (`CubeBackend<WgpuRuntime, f32, i32, u32>`), each
+/// with or without [`Autodiff`].
 pub fn has_fused<B: Backend>() -> bool {
+    has_cpu_kernel::<B>() || cube::has_cube_kernel::<B>()
+}
+
+/// Whether `B` is one of the ndarray backends with the fused CPU kernels (LTC and CfC).
+pub(crate) fn has_cpu_kernel<B: Backend>() -> bool {
     (|| {
         with_fused_backend!(B, C => true);
         false
@@ -227,6 +336,7 @@ pub fn has_fused<B: Backend>() -> bool {
 pub fn unfold<B: Backend>(inputs: UnfoldInputs<B>) -> Tensor<B, 3> {
     inputs.sizes();
     with_fused_backend!(B, C => same_backend(C::fused_unfold(inputs.cast::<C>())));
+    cube::with_cube_backend!(B, C => same_backend(C::fused_unfold(inputs.cast::<C>())));
     unfold_reference(inputs)
 }
 

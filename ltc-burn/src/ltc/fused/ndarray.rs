@@ -7,16 +7,15 @@ use core::marker::PhantomData;
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Element, Tensor, TensorData, TensorPrimitive};
 
 use super::cpu::{self, Problem, Real, SynapseParams, Synapses};
-use super::{FusedUnfold, UnfoldInputs};
+use super::{FusedUnfold, UnfoldInputs, UnfoldKernel, tracked};
 
 /// The inputs of one fused unfold as owned vectors: what the kernel reads, and what the
 /// backward pass keeps.
@@ -254,107 +253,27 @@ impl<B: Backend, F: NdFloat> Backward<B, 13> for UnfoldBackward<F> {
     }
 }
 
-/// The fused unfold on `Autodiff<B>` (`B` an ndarray backend of float type `F`): the kernel's
-/// forward on the inner tensors, and an [`UnfoldBackward`] node when any input is tracked.
-fn tracked<B: Backend, F: NdFloat>(inputs: UnfoldInputs<Autodiff<B>>) -> Tensor<Autodiff<B>, 3> {
-    let UnfoldInputs {
-        x,
-        v0,
-        cm_t,
-        params: p,
-    } = inputs;
-    let (rec, sen) = (p.recurrent, p.sensory);
-    // The autodiff tensors, in the node's parent order.
-    let x = x.into_primitive().tensor();
-    let v0 = v0.into_primitive().tensor();
-    let cm_t = cm_t.into_primitive().tensor();
-    let rw = rec.w.into_primitive().tensor();
-    let rsigma = rec.sigma.into_primitive().tensor();
-    let rmu = rec.mu.into_primitive().tensor();
-    let rerev = rec.erev.into_primitive().tensor();
-    let sw = sen.w.into_primitive().tensor();
-    let ssigma = sen.sigma.into_primitive().tensor();
-    let smu = sen.mu.into_primitive().tensor();
-    let serev = sen.erev.into_primitive().tensor();
-    let gleak = p.gleak.into_primitive().tensor();
-    let gleak_vleak = p.gleak_vleak.into_primitive().tensor();
-    let nodes = [
-        x.node.clone(),
-        v0.node.clone(),
-        cm_t.node.clone(),
-        rw.node.clone(),
-        rsigma.node.clone(),
-        rmu.node.clone(),
-        rerev.node.clone(),
-        sw.node.clone(),
-        ssigma.node.clone(),
-        smu.node.clone(),
-        serev.node.clone(),
-        gleak.node.clone(),
-        gleak_vleak.node.clone(),
-    ];
-    fn inner<B: Backend, const D: usize>(t: B::FloatTensorPrimitive) -> Tensor<B, D> {
-        Tensor::from_primitive(TensorPrimitive::Float(t))
-    }
-    let two = |w, sigma, mu, erev| super::SynapseTensors {
-        w: inner(w),
-        sigma: inner(sigma),
-        mu: inner(mu),
-        erev: inner(erev),
-    };
-    let inputs = UnfoldInputs::<B> {
-        x: inner(x.primitive),
-        v0: inner(v0.primitive),
-        cm_t: inner(cm_t.primitive),
-        params: super::UnfoldParams {
-            recurrent: two(
-                rw.primitive,
-                rsigma.primitive,
-                rmu.primitive,
-                rerev.primitive,
-            ),
-            recurrent_mask: p.recurrent_mask.inner(),
-            sensory: two(
-                sw.primitive,
-                ssigma.primitive,
-                smu.primitive,
-                serev.primitive,
-            ),
-            sensory_mask: p.sensory_mask.inner(),
-            gleak: inner(gleak.primitive),
-            gleak_vleak: inner(gleak_vleak.primitive),
-            unfolds: p.unfolds,
-            epsilon: p.epsilon,
-        },
-    };
-    let owned = Owned::<F>::new(inputs);
-    let forward = cpu::forward(&owned.problem());
-    let out = match UnfoldBackward::<F>(PhantomData)
-        .prepare::<NoCheckpointing>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
+impl<B: Backend, F: NdFloat> UnfoldKernel<B> for UnfoldBackward<F> {
+    fn run(inputs: UnfoldInputs<B>, save: bool) -> (Tensor<B, 3>, Option<Self::State>) {
+        let owned = Owned::<F>::new(inputs);
+        let forward = cpu::forward(&owned.problem());
+        if save {
             let out = output::<B, F>(forward.v.clone(), owned.sizes);
-            let state = Arc::new(Saved { owned, forward });
-            prep.finish(state, out.into_primitive().tensor())
+            (out, Some(Arc::new(Saved { owned, forward })))
+        } else {
+            (output::<B, F>(forward.v, owned.sizes), None)
         }
-        OpsKind::UnTracked(prep) => {
-            let out = output::<B, F>(forward.v, owned.sizes);
-            prep.finish(out.into_primitive().tensor())
-        }
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    }
 }
 
 impl FusedUnfold for Autodiff<NdArray<f32>> {
     fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
-        tracked::<NdArray<f32>, f32>(inputs)
+        tracked(inputs, UnfoldBackward::<f32>(PhantomData))
     }
 }
 
 impl FusedUnfold for Autodiff<NdArray<f64>> {
     fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
-        tracked::<NdArray<f64>, f64>(inputs)
+        tracked(inputs, UnfoldBackward::<f64>(PhantomData))
     }
 }
