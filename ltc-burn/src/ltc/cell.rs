@@ -358,7 +358,8 @@ impl<B: Backend> LtcCell<B> {
     }
 
     /// Whether the unfold loop runs through the backend's fused kernel where it has one
-    /// ([`fused::has_fused`]: ndarray in f32 and f64, with or without autodiff), the default;
+    /// ([`fused::has_fused`]: ndarray in f32 and f64, and wgpu's `CubeBackend` in f32, with or
+    /// without autodiff), the default;
     /// `false` keeps the plain tensor path, the reference the kernel is tested against. The
     /// two agree to rounding (within 1e-5 in f32).
     pub fn with_fused(self, fused: bool) -> Self {

@@ -1,14 +1,19 @@
 //! The fused LTC solver: the whole unfold loop of a sequence as one operation.
 //!
 //! [`unfold`] runs ncps's semi-implicit Euler unfolds over a whole sequence. Where the backend
-//! has a fused kernel ([`FusedUnfold`]: ndarray in f32 and f64, with or without
-//! [`Autodiff`]) it makes one pass over the synapses per unfold with no `[batch, units, units]`
+//! has a fused kernel ([`FusedUnfold`]: ndarray in f32 and f64, and Burn's wgpu backend without
+//! kernel fusion, `CubeBackend<WgpuRuntime, f32, i32, u32>`, each with or without [`Autodiff`])
+//! it makes one pass over the synapses per unfold with no `[batch, units, units]`
 //! temporaries, and its backward pass recomputes the synapse activations from the saved
 //! potentials: autodiff keeps `O(batch·units·unfolds·seq)` values instead of the plain path's
-//! `O(batch·units²·unfolds·seq)`. Every other backend runs [`unfold_reference`], the plain
-//! tensor path, which is also the reference the kernels are tested against.
+//! `O(batch·units²·unfolds·seq)`. Every other backend (Burn's fusion `Wgpu` among them) runs
+//! [`unfold_reference`], the plain tensor path, which is also the reference the kernels are
+//! tested against.
 //!
-//! [`cpu`] is the CPU kernel on plain slices (forward, and the recomputing backward).
+//! [`cpu`] is the CPU kernel on plain slices (forward, and the recomputing backward); on wgpu
+//! the forward is one CubeCL dispatch per sequence (one workgroup per sample, the potentials in
+//! shared memory) and the backward two (a reverse sweep per sample, then one thread per synapse
+//! for the parameter gradients).
 //!
 //! ```
 //! use burn::backend::{Autodiff, NdArray};
