@@ -71,6 +71,16 @@ pub(crate) fn has_cube_kernel<B: Backend>() -> bool {
 /// Most threads per cube; past it, threads stride over the neurons.
 const MAX_THREADS: usize = 256;
 
+/// Most neurons the kernels take: their shared arrays (seven of `units` values in the
+/// backward) must fit a workgroup's shared memory on every GPU (28 KiB here, under Metal's
+/// 32 KiB). Larger layers take the plain path.
+pub(crate) const MAX_UNITS: usize = 1024;
+
+/// Whether the kernels take these inputs (see [`MAX_UNITS`]).
+fn fits<B: Backend>(inputs: &UnfoldInputs<B>) -> bool {
+    inputs.params.gleak.dims()[0] <= MAX_UNITS
+}
+
 /// `units` rounded up to whole warps: the shared arrays' length (a compile-time constant of
 /// the kernel, so one compilation per size class).
 fn capacity(units: usize) -> usize {
@@ -692,6 +702,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FusedUnfol
     for Inner<R, F, I, BT>
 {
     fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
+        if !fits(&inputs) {
+            return super::unfold_reference(inputs);
+        }
         launch_forward(&Packed::new(inputs), false).0
     }
 }
@@ -700,6 +713,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> FusedUnfol
     for Autodiff<Inner<R, F, I, BT>>
 {
     fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3> {
+        if !fits(&inputs) {
+            return super::unfold_reference(inputs);
+        }
         super::tracked(inputs, CubeUnfoldBackward)
     }
 }

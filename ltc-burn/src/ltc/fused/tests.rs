@@ -137,7 +137,26 @@ fn layer_uses_the_fused_path_where_it_exists<B: AutodiffBackend>(device: &B::Dev
     assert!(!fused.clone().with_fused(false).cell.fused);
 }
 
+/// Past the GPU kernels' size limit (`cube::MAX_UNITS`, shared memory) `unfold` still works: on
+/// wgpu it takes the plain path instead of failing at launch.
+fn more_units_than_the_gpu_kernel_takes<B: AutodiffBackend>(device: &B::Device) {
+    let n = super::cube::MAX_UNITS + 1;
+    B::seed(device, 5);
+    let cell = cell::<B>(FullyConnected::new(n).build(1).unwrap(), 1, device);
+    let inputs = UnfoldInputs {
+        x: Tensor::<B, 3>::ones([1, 1, 1], device),
+        v0: Tensor::<B, 2>::random([1, n], Distribution::Uniform(-0.5, 0.5), device),
+        cm_t: cell.cm_t(None),
+        params: cell.unfold_params(),
+    };
+    let tol = if is_f64::<B>() { 1e-11 } else { 1e-5 };
+    let fused = values(unfold(inputs.clone()));
+    assert_eq!(fused.len(), n);
+    assert_close("v", &fused, &values(unfold_reference(inputs)), tol, tol);
+}
+
 backend_tests! {
+    more_units_than_the_gpu_kernel_takes,
     fused_equals_reference,
     layer_uses_the_fused_path_where_it_exists,
 }
