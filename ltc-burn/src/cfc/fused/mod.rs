@@ -4,7 +4,6 @@
 //! kernel does not cover, runs the cell step by step on the plain tensor path, which is the
 //! reference the kernel is tested against.
 
-use core::any::TypeId;
 use core::marker::PhantomData;
 use std::sync::Arc;
 

@@ -20,7 +20,6 @@
 //! Everything else (packing the parameters, summing the leak and capacitance gradients) is
 //! plain tensor operations on the inner backend.
 
-use core::any::TypeId;
 use std::sync::Arc;
 
 use burn::backend::Autodiff;
@@ -44,19 +43,11 @@ pub(crate) type WgpuCube = CubeBackend<WgpuRuntime, f32, i32, u32>;
 /// Runs `$body` with `$C` bound to the backend type `B` is, among the CubeCL backends with a
 /// fused kernel; falls through otherwise.
 macro_rules! with_cube_backend {
-    ($B:ty, $C:ident => $body:expr) => {{
-        macro_rules! one {
-            ($ty:ty) => {
-                if TypeId::of::<$B>() == TypeId::of::<$ty>() {
-                    #[allow(dead_code)]
-                    type $C = $ty;
-                    return $body;
-                }
-            };
-        }
-        one!($crate::ltc::fused::cube::WgpuCube);
-        one!(burn::backend::Autodiff<$crate::ltc::fused::cube::WgpuCube>);
-    }};
+    ($B:ty, $C:ident => $body:expr) => {
+        $crate::ltc::fused::with_backend_in!($B, $C => $body;
+            $crate::ltc::fused::cube::WgpuCube,
+            burn::backend::Autodiff<$crate::ltc::fused::cube::WgpuCube>)
+    };
 }
 pub(crate) use with_cube_backend;
 

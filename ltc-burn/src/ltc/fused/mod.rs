@@ -37,11 +37,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use core::any::{Any, TypeId};
+use core::any::Any;
 
+use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::ops::{Backward, OpsKind};
-use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
@@ -197,24 +197,32 @@ pub trait FusedUnfold: Backend {
     fn fused_unfold(inputs: UnfoldInputs<Self>) -> Tensor<Self, 3>;
 }
 
+/// Runs `$body` with `$C` bound to the backend type `$B` is, when it is one of the listed types
+/// (compared by `TypeId`); falls through otherwise. The dispatch of [`with_fused_backend!`]
+/// (CPU) and `cube::with_cube_backend!` (wgpu).
+macro_rules! with_backend_in {
+    ($B:ty, $C:ident => $body:expr; $($ty:ty),+) => {{
+        $(
+            if ::core::any::TypeId::of::<$B>() == ::core::any::TypeId::of::<$ty>() {
+                #[allow(dead_code)]
+                type $C = $ty;
+                return $body;
+            }
+        )+
+    }};
+}
+pub(crate) use with_backend_in;
+
 /// Runs `$body` with `$C` bound to the backend type `B` is, among the backends with a fused
 /// kernel; falls through otherwise.
 macro_rules! with_fused_backend {
-    ($B:ty, $C:ident => $body:expr) => {{
-        macro_rules! one {
-            ($ty:ty) => {
-                if TypeId::of::<$B>() == TypeId::of::<$ty>() {
-                    #[allow(dead_code)]
-                    type $C = $ty;
-                    return $body;
-                }
-            };
-        }
-        one!(NdArray<f32>);
-        one!(NdArray<f64>);
-        one!(Autodiff<NdArray<f32>>);
-        one!(Autodiff<NdArray<f64>>);
-    }};
+    ($B:ty, $C:ident => $body:expr) => {
+        $crate::ltc::fused::with_backend_in!($B, $C => $body;
+            burn::backend::NdArray<f32>,
+            burn::backend::NdArray<f64>,
+            burn::backend::Autodiff<burn::backend::NdArray<f32>>,
+            burn::backend::Autodiff<burn::backend::NdArray<f64>>)
+    };
 }
 pub(crate) use with_fused_backend;
 
