@@ -18,6 +18,23 @@ fn polarity_half(rng: &mut ChaCha8Rng) -> i8 {
     if rng.random_bool(0.5) { 1 } else { -1 }
 }
 
+/// The most neurons (and inputs) a wiring may have: 65 536, whose adjacency matrix alone takes
+/// 4 GiB. Larger sizes are refused with [`WiringError::TooLarge`] instead of overflowing or
+/// exhausting memory.
+pub const MAX_UNITS: usize = 1 << 16;
+
+fn check_size(builder: &'static str, param: &'static str, value: usize) -> Result<(), WiringError> {
+    if value > MAX_UNITS {
+        return Err(WiringError::TooLarge {
+            builder,
+            param,
+            value,
+            max: MAX_UNITS,
+        });
+    }
+    Ok(())
+}
+
 fn check_input_dim(builder: &'static str, input_dim: usize) -> Result<(), WiringError> {
     if input_dim == 0 {
         return Err(WiringError::Zero {
@@ -25,7 +42,7 @@ fn check_input_dim(builder: &'static str, input_dim: usize) -> Result<(), Wiring
             param: "input_dim",
         });
     }
-    Ok(())
+    check_size(builder, "input_dim", input_dim)
 }
 
 fn check_units_outputs(
@@ -39,6 +56,7 @@ fn check_units_outputs(
             param: "units",
         });
     }
+    check_size(builder, "units", units)?;
     if output_dim == 0 || output_dim > units {
         return Err(WiringError::OutputDim {
             builder,
@@ -219,6 +237,17 @@ impl Ncp {
                     param,
                 });
             }
+            check_size("Ncp", param, value)?;
+        }
+        let units = self.units();
+        check_size("Ncp", "inter + command + motor", units)?;
+        if self.recurrent_command_synapses > units * units {
+            return Err(WiringError::TooLarge {
+                builder: "Ncp",
+                param: "recurrent_command_synapses",
+                value: self.recurrent_command_synapses,
+                max: units * units,
+            });
         }
         for (param, value, layer, available) in [
             ("sensory_fanout", self.sensory_fanout, "inter", self.inter),
@@ -240,7 +269,9 @@ impl Ncp {
 
     /// Neurons in all: `inter + command + motor`.
     pub fn units(&self) -> usize {
-        self.inter + self.command + self.motor
+        self.inter
+            .saturating_add(self.command)
+            .saturating_add(self.motor)
     }
 
     /// Builds the graph for `input_dim` inputs.
@@ -394,8 +425,9 @@ impl AutoNcp {
                 param: "units",
             });
         }
+        check_size("AutoNcp", "units", self.units)?;
         // ncps requires output_size < units − 2 (one inter and at least one command neuron).
-        if self.output_size == 0 || self.output_size + 2 >= self.units {
+        if self.output_size == 0 || self.output_size.saturating_add(2) >= self.units {
             return Err(WiringError::OutputDim {
                 builder: "AutoNcp",
                 output_dim: self.output_size,

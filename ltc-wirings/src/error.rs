@@ -47,6 +47,25 @@ pub enum WiringError {
         /// The valid range, as text (`"[0, 1)"`).
         valid: &'static str,
     },
+    /// A size beyond what a wiring can hold (see [`MAX_UNITS`](crate::MAX_UNITS)), or more
+    /// draws than the graph has synapses.
+    TooLarge {
+        /// The builder.
+        builder: &'static str,
+        /// The parameter, e.g. `"units"`.
+        param: &'static str,
+        /// The value given.
+        value: usize,
+        /// The largest valid value.
+        max: usize,
+    },
+    /// A wiring file that cannot be read or written, or whose JSON is not a valid wiring.
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong (serde's message with line and column, or the I/O error).
+        message: String,
+    },
     /// A wiring record that is not a valid graph (wrong matrix shape, polarity outside
     /// {−1, 0, 1}, inconsistent layers).
     Record {
@@ -83,6 +102,16 @@ impl fmt::Display for WiringError {
                 value,
                 valid,
             } => write!(f, "{builder}: sparsity = {value} must lie in {valid}"),
+            Self::TooLarge {
+                builder,
+                param,
+                value,
+                max,
+            } => write!(
+                f,
+                "{builder}.{param} = {value} is too large: must be at most {max}"
+            ),
+            Self::File { path, message } => write!(f, "{path}: {message}"),
             Self::Record { message } => write!(f, "invalid wiring record: {message}"),
         }
     }

@@ -37,7 +37,7 @@ mod error;
 mod record;
 mod wiring;
 
-pub use builders::{AutoNcp, Builder, FullyConnected, Ncp, Random, WiringSpec};
+pub use builders::{AutoNcp, Builder, FullyConnected, MAX_UNITS, Ncp, Random, WiringSpec};
 pub use error::WiringError;
 pub use record::WiringRecord;
 pub use wiring::{NeuronType, Wiring};

@@ -158,6 +158,21 @@ impl TryFrom<WiringRecord> for Wiring {
             neuron_types: r.neuron_types,
             spec: r.spec,
         };
+        if let Some(spec) = &wiring.spec {
+            let units = match &spec.builder {
+                Builder::FullyConnected(b) => b.units,
+                Builder::Random(b) => b.units,
+                Builder::Ncp(b) => b.units(),
+                Builder::AutoNcp(b) => b.units,
+            };
+            if spec.input_dim != wiring.input_dim || units != wiring.units {
+                return Err(invalid(format!(
+                    "spec describes {units} units for {} inputs, but the matrices hold {} units \
+                     for {} inputs: fix the spec or remove it",
+                    spec.input_dim, wiring.units, wiring.input_dim
+                )));
+            }
+        }
         for (name, stated, actual) in [
             ("num_layers", r.num_layers, wiring.num_layers()),
             ("synapse_count", r.synapse_count, wiring.synapse_count()),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::builders::{Builder, WiringSpec};
+use crate::error::WiringError;
 
 /// The role of a neuron in a wiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,6 +99,50 @@ impl Wiring {
 
     pub(crate) fn set_sensory_synapse(&mut self, src: usize, dst: usize, polarity: i8) {
         self.sensory_adjacency[src * self.units + dst] = polarity;
+    }
+
+    /// Writes the wiring as JSON (its record: matrices, layers, builder) at `path`, through a
+    /// temporary file and a rename, so an interrupted write leaves any earlier file intact.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<(), WiringError> {
+        let path = path.as_ref();
+        let file_error = |e: &dyn std::fmt::Display| WiringError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| file_error(&e))?;
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".partial");
+        std::fs::write(&temporary, json).map_err(|e| file_error(&e))?;
+        std::fs::rename(&temporary, path).map_err(|e| file_error(&e))
+    }
+
+    /// Reads a wiring written by [`save`](Self::save) (or any wiring record, e.g. an
+    /// ncps-derived one). A missing, truncated or corrupted file, or a record that is not a
+    /// valid graph, is a [`WiringError::File`] naming the file and what is wrong.
+    ///
+    /// ```
+    /// use ltc_wirings::{AutoNcp, Wiring, WiringError};
+    ///
+    /// let wiring = AutoNcp::new(16, 2).build(3)?;
+    /// let path = std::env::temp_dir().join("ltc-wirings-doc.json");
+    /// wiring.save(&path)?;
+    /// assert_eq!(Wiring::load(&path)?, wiring);
+    ///
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// std::fs::write(&path, &text[..text.len() / 2]).unwrap(); // truncated
+    /// let err = Wiring::load(&path).unwrap_err();
+    /// assert!(matches!(err, WiringError::File { .. }), "{err}");
+    /// # Ok::<(), WiringError>(())
+    /// ```
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, WiringError> {
+        let path = path.as_ref();
+        let file_error = |message: String| WiringError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read(path).map_err(|e| file_error(format!("cannot read: {e}")))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| file_error(format!("not a valid wiring record: {e}")))
     }
 
     /// Neurons (the state size of the layer).
