@@ -62,6 +62,13 @@ pub(crate) fn has_cube_kernel<B: Backend>() -> bool {
 /// Most threads per cube; past it, threads stride over the neurons.
 const MAX_THREADS: usize = 256;
 
+/// Steps of the sequence per dispatch: a long sequence runs as several dispatches of at most
+/// this many steps, each starting where the previous one stopped. One dispatch over thousands
+/// of steps runs for seconds, past what drivers allow a single dispatch (Windows' 2-second
+/// TDR); on Mesa's lavapipe such a dispatch silently stopped part-way (10,000 steps: the later
+/// outputs were never written).
+const STEPS_PER_DISPATCH: usize = 128;
+
 /// Most neurons the kernels take: their shared arrays (seven of `units` values in the
 /// backward) must fit a workgroup's shared memory on every GPU (28 KiB here, under Metal's
 /// 32 KiB). Larger layers take the plain path.
@@ -105,6 +112,8 @@ mod kernels {
         unfolds: u32,
         cm_per_step: u32,
         save: u32,
+        start: u32,
+        end: u32,
         #[comptime] capacity: u32,
         #[define(F)] _dtype: StorageType,
     ) {
@@ -123,13 +132,20 @@ mod kernels {
         let mut num_f = SharedMemory::<F>::new(cap);
         let mut den_f = SharedMemory::<F>::new(cap);
 
+        // Steps `start..end` of the sequence; a later dispatch starts from the potentials the
+        // previous one wrote.
+        let first = start as usize;
         let mut j = tid;
         while j < n {
-            v[j] = v0[b * n + j];
+            if first == 0 {
+                v[j] = v0[b * n + j];
+            } else {
+                v[j] = out[(b * l + first - 1) * n + j];
+            }
             j += dim;
         }
         sync_cube();
-        for t in 0..l {
+        for t in first..end as usize {
             let row = b * l + t;
             let mut cm_base = 0;
             if cm_per_step == 1 {
@@ -210,6 +226,8 @@ mod kernels {
         units: u32,
         unfolds: u32,
         cm_per_step: u32,
+        start: u32,
+        end: u32,
         #[comptime] capacity: u32,
         #[define(F)] _dtype: StorageType,
     ) {
@@ -232,13 +250,21 @@ mod kernels {
         let mut df = SharedMemory::<F>::new(cap);
         let mut gc = SharedMemory::<F>::new(cap);
 
+        // Steps `end-1` down to `start`; a dispatch before the last starts from the ∂L/∂v the
+        // later one left in `g_v0`.
         let mut j = tid;
         while j < n {
-            gv[j] = F::new(0.0);
+            if end as usize == l {
+                gv[j] = F::new(0.0);
+            } else {
+                gv[j] = g_v0[b * n + j];
+            }
             j += dim;
         }
-        for tt in 0..l {
-            let t = l - 1 - tt;
+        sync_cube();
+        let (first, last) = (start as usize, end as usize);
+        for tt in 0..last - first {
+            let t = last - 1 - tt;
             let row = b * l + t;
             let mut cm_base = 0;
             if cm_per_step == 1 {
@@ -470,28 +496,38 @@ fn launch_forward<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElemen
         let cap = capacity(n);
         let client = x.client.clone();
         let dtype = x.dtype;
-        forward_kernel::launch::<R>(
-            &client,
-            CubeCount::Static(batch as u32, 1, 1),
-            CubeDim::new_1d(cap.min(MAX_THREADS) as u32),
-            x.into_tensor_arg(),
-            contiguous(cube(p.v0.clone())).into_tensor_arg(),
-            contiguous(cube(p.cm_t.clone())).into_tensor_arg(),
-            contiguous(cube(p.rec.clone())).into_tensor_arg(),
-            contiguous(cube(p.sen.clone())).into_tensor_arg(),
-            contiguous(cube(p.leak.clone())).into_tensor_arg(),
-            out.clone().into_tensor_arg(),
-            saved_v.clone().into_tensor_arg(),
-            saved_den.clone().into_tensor_arg(),
-            seq as u32,
-            s as u32,
-            n as u32,
-            k as u32,
-            u32::from(p.cm_t.dims()[0] != 1 || p.cm_t.dims()[1] != 1),
-            u32::from(save),
-            cap as u32,
-            dtype.into(),
-        );
+        let v0 = contiguous(cube(p.v0.clone()));
+        let cm_t = contiguous(cube(p.cm_t.clone()));
+        let rec = contiguous(cube(p.rec.clone()));
+        let sen = contiguous(cube(p.sen.clone()));
+        let leak = contiguous(cube(p.leak.clone()));
+        for start in (0..seq).step_by(STEPS_PER_DISPATCH) {
+            let end = (start + STEPS_PER_DISPATCH).min(seq);
+            forward_kernel::launch::<R>(
+                &client,
+                CubeCount::Static(batch as u32, 1, 1),
+                CubeDim::new_1d(cap.min(MAX_THREADS) as u32),
+                x.clone().into_tensor_arg(),
+                v0.clone().into_tensor_arg(),
+                cm_t.clone().into_tensor_arg(),
+                rec.clone().into_tensor_arg(),
+                sen.clone().into_tensor_arg(),
+                leak.clone().into_tensor_arg(),
+                out.clone().into_tensor_arg(),
+                saved_v.clone().into_tensor_arg(),
+                saved_den.clone().into_tensor_arg(),
+                seq as u32,
+                s as u32,
+                n as u32,
+                k as u32,
+                u32::from(p.cm_t.dims()[0] != 1 || p.cm_t.dims()[1] != 1),
+                u32::from(save),
+                start as u32,
+                end as u32,
+                cap as u32,
+                dtype.into(),
+            );
+        }
     }
     let saved = save.then(|| (tensor(saved_v), tensor(saved_den)));
     (tensor(out), saved)
@@ -605,36 +641,49 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>
             let cap = capacity(n);
             let client = grad_out.client.clone();
             let dtype = grad_out.dtype;
-            let transposed = |t: &Tensor<B<R, F, I, BT>, 3>| {
-                contiguous(cube(t.clone().swap_dims(1, 2))).into_tensor_arg()
-            };
-            backward_kernel::launch::<R>(
-                &client,
-                CubeCount::Static(batch as u32, 1, 1),
-                CubeDim::new_1d(cap.min(MAX_THREADS) as u32),
-                grad_out.into_tensor_arg(),
-                contiguous(cube(p.x.clone())).into_tensor_arg(),
-                contiguous(cube(p.cm_t.clone())).into_tensor_arg(),
-                transposed(&p.rec),
-                transposed(&p.sen),
-                contiguous(cube(saved.out.clone())).into_tensor_arg(),
-                contiguous(cube(saved.saved_v.clone())).into_tensor_arg(),
-                contiguous(cube(saved.saved_den.clone())).into_tensor_arg(),
-                q_all.clone().into_tensor_arg(),
-                r_all.clone().into_tensor_arg(),
-                g_nf.clone().into_tensor_arg(),
-                g_df.clone().into_tensor_arg(),
-                g_cm.clone().into_tensor_arg(),
-                g_x.clone().into_tensor_arg(),
-                g_v0.clone().into_tensor_arg(),
-                seq as u32,
-                s as u32,
-                n as u32,
-                k as u32,
-                u32::from(!cm_shared),
-                cap as u32,
-                dtype.into(),
-            );
+            let grad_out = grad_out.clone();
+            let x = contiguous(cube(p.x.clone()));
+            let cm_t = contiguous(cube(p.cm_t.clone()));
+            let transposed =
+                |t: &Tensor<B<R, F, I, BT>, 3>| contiguous(cube(t.clone().swap_dims(1, 2)));
+            let (rec_t, sen_t) = (transposed(&p.rec), transposed(&p.sen));
+            let out = contiguous(cube(saved.out.clone()));
+            let saved_v = contiguous(cube(saved.saved_v.clone()));
+            let saved_den = contiguous(cube(saved.saved_den.clone()));
+            // Last chunk of steps first; each dispatch hands ∂L/∂v on through `g_v0`.
+            let starts: Vec<usize> = (0..seq).step_by(STEPS_PER_DISPATCH).collect();
+            for &start in starts.iter().rev() {
+                let end = (start + STEPS_PER_DISPATCH).min(seq);
+                backward_kernel::launch::<R>(
+                    &client,
+                    CubeCount::Static(batch as u32, 1, 1),
+                    CubeDim::new_1d(cap.min(MAX_THREADS) as u32),
+                    grad_out.clone().into_tensor_arg(),
+                    x.clone().into_tensor_arg(),
+                    cm_t.clone().into_tensor_arg(),
+                    rec_t.clone().into_tensor_arg(),
+                    sen_t.clone().into_tensor_arg(),
+                    out.clone().into_tensor_arg(),
+                    saved_v.clone().into_tensor_arg(),
+                    saved_den.clone().into_tensor_arg(),
+                    q_all.clone().into_tensor_arg(),
+                    r_all.clone().into_tensor_arg(),
+                    g_nf.clone().into_tensor_arg(),
+                    g_df.clone().into_tensor_arg(),
+                    g_cm.clone().into_tensor_arg(),
+                    g_x.clone().into_tensor_arg(),
+                    g_v0.clone().into_tensor_arg(),
+                    seq as u32,
+                    s as u32,
+                    n as u32,
+                    k as u32,
+                    u32::from(!cm_shared),
+                    start as u32,
+                    end as u32,
+                    cap as u32,
+                    dtype.into(),
+                );
+            }
         }
         let (g_nf, g_df) = (tensor::<_, 3>(g_nf), tensor::<_, 3>(g_df));
         let rows = batch * seq;
