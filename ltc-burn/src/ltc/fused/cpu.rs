@@ -46,6 +46,10 @@ use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
 use rayon::prelude::*;
 
+/// Groups of samples whose parameter gradients the backward sums separately (in parallel) and
+/// then adds in a fixed order.
+const BACKWARD_GROUPS: usize = 16;
+
 /// The float types the kernel runs in.
 pub trait Real:
     Copy
@@ -960,30 +964,45 @@ pub fn backward_with<F: Real>(
     let mut gv0 = vec![F::ZERO; p.batch * n];
     let cm_t_len = p.cm_t.len();
     let zeros = || ParamGrads::zeros(rec.w.len(), sen.w.len(), n, cm_t_len);
-    let grads = gx
-        .par_chunks_mut((seq * s).max(1))
-        .zip(gv0.par_chunks_mut(n.max(1)))
+    // The samples in a fixed number of groups, each group summed in sample order into its own
+    // gradients on one thread, the groups then added in order: the sums do not depend on how
+    // rayon schedules the work, so the gradients are bit-reproducible (and the same on any
+    // number of threads).
+    let per_group = p.batch.div_ceil(BACKWARD_GROUPS).max(1);
+    let (x_len, v_len) = ((seq * s).max(1), n.max(1));
+    let partial: Vec<ParamGrads<F>> = gx
+        .par_chunks_mut(per_group * x_len)
+        .zip(gv0.par_chunks_mut(per_group * v_len))
         .enumerate()
-        .fold(zeros, |mut grads, (b, (gx, gv0))| {
-            let gout = &grad_v[b * seq * n..(b + 1) * seq * n];
-            let g = &mut grads;
-            // SAFETY (both): `isa` is supported: the CPU has the features these copies are compiled
-            // for.
-            #[allow(unsafe_code)]
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe {
-                    backward_sample_avx512(p, &rec, &sen, fwd, b, gout, g, gx, gv0)
-                },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe {
-                    backward_sample_avx2(p, &rec, &sen, fwd, b, gout, g, gx, gv0)
-                },
-                _ => backward_sample::<F, Separate>(p, &rec, &sen, fwd, b, gout, g, gx, gv0),
+        .map(|(group, (gx, gv0))| {
+            let mut grads = zeros();
+            let samples = gx.chunks_mut(x_len).zip(gv0.chunks_mut(v_len));
+            for (i, (gx, gv0)) in samples.enumerate() {
+                let b = group * per_group + i;
+                let gout = &grad_v[b * seq * n..(b + 1) * seq * n];
+                let g = &mut grads;
+                // SAFETY (both): `isa` is supported: the CPU has the features these copies are
+                // compiled for.
+                #[allow(unsafe_code)]
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe {
+                        backward_sample_avx512(p, &rec, &sen, fwd, b, gout, g, gx, gv0)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe {
+                        backward_sample_avx2(p, &rec, &sen, fwd, b, gout, g, gx, gv0)
+                    },
+                    _ => backward_sample::<F, Separate>(p, &rec, &sen, fwd, b, gout, g, gx, gv0),
+                }
             }
             grads
         })
-        .reduce(zeros, ParamGrads::add);
+        .collect();
+    let grads = partial
+        .into_iter()
+        .reduce(ParamGrads::add)
+        .unwrap_or_else(zeros);
     let ParamGrads {
         rec: g_rec,
         sen: g_sen,
