@@ -34,6 +34,14 @@ impl Mapping {
     }
 }
 
+/// The smallest valid [`LtcCellConfig::epsilon`]: with it every term of the update's
+/// denominator is ≥ 0 and the sum ≥ ε > 0, in single precision too (1e-30 is a normal `f32`).
+pub const MIN_EPSILON: f64 = 1e-30;
+
+/// Elapsed times below this (zero or negative) count as this much: the step then leaves the
+/// potentials unchanged to within `f32` rounding, and `cm / Δt` stays finite.
+pub const MIN_ELAPSED: f64 = 1e-20;
+
 /// Configuration of an [`LtcCell`]: the wiring, the mappings, the solver and every initial
 /// range. The defaults are those of ncps 1.0.1's `LTCCell`, except [`positivity`](Self::positivity),
 /// which defaults to the `LTC` wrapper's softplus (ncps's cell and wrapper disagree).
@@ -54,7 +62,8 @@ pub struct LtcCellConfig {
     /// Semi-implicit Euler sub-steps per input step (ncps `ode_unfolds`).
     #[config(default = 6)]
     pub ode_unfolds: usize,
-    /// Added to the denominator of the update (ncps `epsilon`).
+    /// Added to the denominator of the update (ncps `epsilon`); at least [`MIN_EPSILON`], so that
+    /// the denominator never reaches zero.
     #[config(default = 1e-8)]
     pub epsilon: f64,
     /// How `w`, `sensory_w`, `cm` and `gleak` stay positive.
@@ -180,7 +189,15 @@ impl LtcCellConfig {
         check.nonzero("wiring.input_dim", self.wiring.input_dim())?;
         check.nonzero("wiring.output_dim", self.wiring.output_dim())?;
         check.nonzero("ode_unfolds", self.ode_unfolds)?;
-        check.non_negative("epsilon", self.epsilon)?;
+        if !(self.epsilon.is_finite() && self.epsilon >= MIN_EPSILON) {
+            return Err(ConfigError::OutOfRange {
+                config: "LtcCellConfig",
+                field: "epsilon",
+                value: self.epsilon,
+                valid: "a finite number >= 1e-30 (it keeps the update's denominator above zero; \
+                        ncps uses 1e-8)",
+            });
+        }
         for (field, range) in self.ranges() {
             check.range(field, range)?;
         }
@@ -212,11 +229,12 @@ impl LtcCellConfig {
             self.wiring.output_dim(),
         );
         let uniform = |shape: Vec<usize>, [lo, hi]: [f64; 2]| {
-            Tensor::<B, 1>::random(
-                [shape.iter().product::<usize>()],
-                Distribution::Uniform(lo, hi),
-                device,
-            )
+            let len = shape.iter().product::<usize>();
+            if lo == hi {
+                // A one-point range (Burn's uniform draw refuses an empty range).
+                return Tensor::<B, 1>::full([len], lo, device);
+            }
+            Tensor::<B, 1>::random([len], Distribution::Uniform(lo, hi), device)
         };
         let vector = |range| Param::from_tensor(uniform(vec![n], range));
         let matrix = |rows: usize, range| {
@@ -448,7 +466,11 @@ impl<B: Backend> LtcCell<B> {
             Some(dt) => {
                 let [batch, seq] = dt.dims();
                 // ncps's cm / (Δt / K), through the exact reciprocal (see `crate::activation`).
-                cm * reciprocal(dt.reshape([batch, seq, 1]).div_scalar(k))
+                // Elapsed times below MIN_ELAPSED (zero, or negative: time does not run
+                // backwards) count as MIN_ELAPSED: `cm_t` stays finite and the step holds the
+                // potentials where they are, the limit of the update as Δt → 0 (ncps gives NaN).
+                let dt = dt.reshape([batch, seq, 1]).clamp_min(MIN_ELAPSED);
+                cm * reciprocal(dt.div_scalar(k))
             }
         }
     }

@@ -16,7 +16,7 @@ mod layer;
 mod positive;
 
 pub use crate::memory::MixedMemory;
-pub use cell::{LtcCell, LtcCellConfig, LtcField, Mapping};
+pub use cell::{LtcCell, LtcCellConfig, LtcField, MIN_ELAPSED, MIN_EPSILON, Mapping};
 pub use fused::{SynapseTensors, UnfoldParams};
 pub use layer::{Ltc, LtcConfig, LtcState};
 pub use positive::{PositiveParam, Positivity};

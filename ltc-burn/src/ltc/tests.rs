@@ -26,7 +26,7 @@ fn set2<B: AutodiffBackend>(v: &[f64], rows: usize, device: &B::Device) -> Param
 
 /// Two neurons, one input, one sub-step, identity mappings, worked out by hand:
 ///
-/// gleak = 1, vleak = 0, cm = 1 (so cm_t = cm / (Δt/K) = 1), ε = 0, v = [0.5, −0.5].
+/// gleak = 1, vleak = 0, cm = 1 (so cm_t = cm / (Δt/K) = 1), ε = 1e-30 (negligible), v = [0.5, −0.5].
 /// Only synapse 0 → 1 conducts: w₀₁ = 2, sigma₀₁ = 2, mu₀₁ = 0.25, erev₀₁ = 1, so
 /// a₀₁ = 2·σ(2·(0.5 − 0.25)) = 2·σ(0.5). Only sensory synapse → neuron 0 conducts:
 /// sensory_w = 1, sensory_sigma = 0 (σ = ½ whatever x), sensory_erev = 1: num_s = den_s = ½.
@@ -39,7 +39,7 @@ fn semi_implicit_update_by_hand<B: AutodiffBackend>(device: &B::Device) {
         .with_input_mapping(Mapping::Identity)
         .with_output_mapping(Mapping::Identity)
         .with_ode_unfolds(1)
-        .with_epsilon(0.0)
+        .with_epsilon(MIN_EPSILON)
         .with_positivity(Positivity::Clip)
         .init::<B>(device)
         .unwrap();
