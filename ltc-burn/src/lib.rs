@@ -39,17 +39,23 @@
 
 pub mod activation;
 pub mod cfc;
+#[cfg(test)]
+mod cross_backend_tests;
 mod error;
 pub mod import;
 pub mod liquid;
 pub mod ltc;
 mod memory;
+#[cfg(test)]
+mod numerics_tests;
 pub mod ode;
 pub mod optim;
 mod param;
 pub mod persist;
 mod sequence;
 mod shape;
+#[cfg(test)]
+mod untrusted_tests;
 pub mod wiring;
 
 pub use cfc::{
