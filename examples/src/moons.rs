@@ -219,9 +219,7 @@ pub fn train(
         .metric_valid_numeric(AccuracyMetric::new())
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(burn::record::NamedMpkFileRecorder::<
-            burn::record::FullPrecisionSettings,
-        >::new())
+        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
         .num_epochs(config.epochs)
         .summary();
     let (model, train_seconds) = launch(training, learner, options, resume_from);

@@ -10,7 +10,6 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::metric::LossMetric;
 use burn::train::{
@@ -153,7 +152,7 @@ pub fn train(
     let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
         .num_epochs(1)
         .summary();
     let (model, train_seconds) = launch(training, learner, options, resume_from);

@@ -17,7 +17,6 @@ use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use burn::train::metric::LossMetric;
@@ -291,7 +290,7 @@ pub fn train(
     let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
         .num_epochs(config.epochs)
         .summary();
     let (model, train_seconds) = launch(training, learner, options, resume_from);

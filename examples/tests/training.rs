@@ -87,3 +87,150 @@ fn data_parallel_training_on_two_devices() {
     assert_eq!(last_checkpoint(&artifacts), Some(8));
     assert!(report.valid_accuracy > 0.8, "{}", report.valid_accuracy);
 }
+
+/// Set in the child processes of [`a_killed_run_resumes_and_finishes`]: the artifacts folder.
+const KILL_CHILD_DIR: &str = "LTC_KILL_TEST_ARTIFACTS";
+
+/// The run the kill test interrupts: three short epochs.
+fn killable() -> ExperimentConfig {
+    small(3).with_train_size(1024)
+}
+
+/// Starts this test binary again as a child process that trains [`killable`] in `artifacts`
+/// (resuming when asked), waits until epoch `after` is checkpointed completely, then kills the
+/// child with `signal` (`"KILL"` or `"INT"`) mid-way through the next epoch.
+fn train_in_child_and_kill(artifacts: &std::path::Path, resume: bool, after: usize, signal: &str) {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_killed_run_resumes_and_finishes",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(KILL_CHILD_DIR, artifacts)
+        .env("LTC_KILL_TEST_RESUME", if resume { "1" } else { "0" })
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start the child");
+    let start = std::time::Instant::now();
+    while last_checkpoint(artifacts).is_none_or(|epoch| epoch < after) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child ended ({status}) before checkpointing epoch {after}");
+        }
+        assert!(
+            start.elapsed().as_secs() < 600,
+            "no checkpoint of epoch {after} after 10 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Into the next epoch (its first batches), then the signal.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the child finished before the signal: {status}"
+    );
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A real training process killed twice — `SIGKILL` during epoch 2, then, resumed, `SIGINT`
+/// during epoch 3 — and resumed once more with `--resume`: it continues from its last complete
+/// checkpoint each time and finishes all three epochs, learning. What the killed processes
+/// wrote stays intact: `config.json` keeps its bytes, no partial checkpoint is left, and every
+/// resume loads its checkpoint (checkpoints are written to a temporary file and renamed:
+/// `persist::AtomicRecorder`). (burn-train's metric logs are not covered: see RELIABILITY.md.)
+#[test]
+fn a_killed_run_resumes_and_finishes() {
+    let plain = RunOptions::new(Progress::Plain);
+    if let Some(artifacts) = std::env::var_os(KILL_CHILD_DIR) {
+        // The child: train until killed.
+        let resume = std::env::var("LTC_KILL_TEST_RESUME").as_deref() == Ok("1");
+        let options = RunOptions { resume, ..plain };
+        train(&killable(), std::path::Path::new(&artifacts), &options).unwrap();
+        return;
+    }
+    let artifacts = dir("killed");
+    train_in_child_and_kill(&artifacts, false, 1, "KILL");
+    assert_eq!(last_checkpoint(&artifacts), Some(1));
+    let config = std::fs::read(artifacts.join("config.json")).unwrap();
+
+    train_in_child_and_kill(&artifacts, true, 2, "INT");
+    assert_eq!(last_checkpoint(&artifacts), Some(2));
+
+    let resume = RunOptions {
+        resume: true,
+        ..plain
+    };
+    let report = train(&killable(), &artifacts, &resume).unwrap();
+    assert_eq!(last_checkpoint(&artifacts), Some(3));
+    assert!(report.valid_accuracy > 0.7, "{}", report.valid_accuracy);
+    assert_eq!(
+        std::fs::read(artifacts.join("config.json")).unwrap(),
+        config
+    );
+    let partial: Vec<_> = snapshot(&artifacts.join("checkpoint"))
+        .into_keys()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(partial.is_empty(), "stray files: {partial:?}");
+}
+
+/// A short spiral run (LTC on AutoNCP, the fused CPU kernel forward and backward, Adam).
+fn repro_run(artifacts: &std::path::Path) -> ltc_examples::spiral::SpiralReport {
+    use ltc_datasets::SpiralConfig;
+    let config = ltc_examples::spiral::SpiralExperiment::new(
+        SpiralConfig::new().with_num_points(200).with_seq_len(16),
+    )
+    .with_epochs(2);
+    ltc_examples::spiral::train(&config, artifacts, &RunOptions::new(Progress::Plain)).unwrap()
+}
+
+/// The same seed gives bit-identical loss curves and final weights on ndarray: two runs in one
+/// process, compared bit for bit (per-epoch losses, every logged batch loss, and the saved
+/// model's validation error).
+#[test]
+fn the_same_seed_trains_bit_identically() {
+    let (first, second) = (dir("repro-first"), dir("repro-second"));
+    let (a, b) = (repro_run(&first), repro_run(&second));
+    let bits = |epochs: &[(f64, f64)]| -> Vec<(u64, u64)> {
+        epochs
+            .iter()
+            .map(|(a, b)| (a.to_bits(), b.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&a.epochs), bits(&b.epochs));
+    // The saved weights give bit-identical predictions (the files' bytes differ: Burn stores a
+    // random id with every parameter).
+    let predict = |dir: &std::path::Path| {
+        let (mse, baseline) = ltc_examples::spiral::infer(dir, InferOn::Validation).unwrap();
+        (mse.to_bits(), baseline.to_bits())
+    };
+    assert_eq!(predict(&first), predict(&second));
+    for file in ["train/epoch-1/Loss.log", "train/epoch-2/Loss.log"] {
+        let (x, y) = (
+            std::fs::read(first.join(file)).unwrap(),
+            std::fs::read(second.join(file)).unwrap(),
+        );
+        assert!(x == y, "{file} differs between the two runs");
+    }
+}
