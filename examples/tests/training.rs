@@ -123,7 +123,7 @@ fn train_in_child_and_kill(artifacts: &std::path::Path, resume: bool, after: usi
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // Into the next epoch (its first batches), then the signal.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(50));
     let status = std::process::Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
         .status()
