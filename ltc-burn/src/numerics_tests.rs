@@ -121,6 +121,14 @@ fn ltc_denominator_never_reaches_zero<B: AutodiffBackend>(device: &B::Device) {
     config.cell.cm_init = [-1.0, -1.0];
     config.cell.w_init = [-1.0, -1.0];
     config.cell.sensory_w_init = [-1.0, -1.0];
+    // ε is what keeps this denominator positive: below MIN_EPSILON it is refused.
+    let err = config
+        .cell
+        .clone()
+        .with_epsilon(0.0)
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("epsilon = 0"), "{err}");
     let ltc = config.init::<B>(device).unwrap();
     let x = tensor::<B, 3>(&numbers(2 * 3 * 2, 9, -1.0, 1.0), [2, 3, 2], device).require_grad();
     let dt = tensor::<B, 2>(&[1e30; 6], [2, 3], device);
