@@ -142,8 +142,8 @@ pub(crate) fn check_state<B: Backend>(
     }
 }
 
-/// Runs `f` as a task of rayon's global pool when `B` computes there (the ndarray backends,
-/// with or without autodiff); on every other backend runs `f` in place.
+/// Runs `f` on a rayon pool of the calling thread's own when `B` computes with rayon (the
+/// ndarray backends, with or without autodiff); on every other backend runs `f` in place.
 ///
 /// burn-ndarray starts each of its parallel operations (matmul, …) from the calling thread by
 /// handing it to rayon's pool and waiting for it: a context switch per operation when the
@@ -153,6 +153,13 @@ pub(crate) fn check_state<B: Backend>(
 /// (`ltc-bench`): CfC(32) forward 69 → 17–27 ms, B=1 step 496 → 103–141 µs, train step
 /// 219 → 82 ms. The LTC layer does not use it itself: its B=1 step has no matmul, and the one
 /// hand-off would cost more than it saves (75 → 210–290 µs).
+///
+/// The pool belongs to the calling thread (made on its first call, with as many threads as
+/// rayon's global pool; called from inside a rayon worker, `f` runs in place). Threads that
+/// train at the same time therefore never share one: in a shared pool, a worker that waits
+/// inside one thread's backward — while Burn holds that graph's lock — could pick up another
+/// thread's whole step, whose autodiff clean-up then waits for the lock held lower on the same
+/// worker's stack, a deadlock.
 ///
 /// A panic inside `f` reaches the caller unchanged.
 ///
@@ -173,11 +180,27 @@ pub(crate) fn check_state<B: Backend>(
 /// assert!(cfc.cell.ff1.weight.grad(&grads).is_some());
 /// ```
 pub fn on_compute_pool<B: Backend, R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if crate::ltc::fused::has_cpu_kernel::<B>() {
-        rayon::scope(|_| f())
-    } else {
-        f()
+    thread_local! {
+        /// This thread's pool; `None` where the threads could not be started.
+        static POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> =
+            const { std::cell::OnceCell::new() };
     }
+    if !crate::ltc::fused::has_cpu_kernel::<B>() || rayon::current_thread_index().is_some() {
+        return f();
+    }
+    POOL.with(|pool| {
+        let pool = pool.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(rayon::current_num_threads())
+                .thread_name(|i| format!("ltc-compute-{i}"))
+                .build()
+                .ok()
+        });
+        match pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -192,6 +215,61 @@ mod tests {
         assert!(on_compute_pool::<NdArray<f32>, _>(on_pool));
         assert!(on_compute_pool::<Autodiff<NdArray<f64>>, _>(on_pool));
         assert!(!on_compute_pool::<CubeBackend<WgpuRuntime, f32, i32, u32>, _>(on_pool));
+    }
+
+    /// Two threads training at once (as in a test binary, a hyper-parameter sweep or
+    /// burn-train's multi-device strategy), each step wrapped in `on_compute_pool`: an LTC
+    /// whose fused backward runs in parallel while Burn holds its graph's lock, and a CfC. With
+    /// one shared pool, a worker waiting inside the LTC backward could pick up the other
+    /// thread's whole step, whose autodiff clean-up then waits for the first graph's lock —
+    /// held lower on the same worker's stack: a deadlock (seen in CI). Fails after a minute
+    /// rather than hanging (the steps take well under a second).
+    #[test]
+    fn concurrent_training_steps_do_not_deadlock() {
+        use crate::cfc::CfcConfig;
+        use crate::ltc::LtcConfig;
+        use burn::tensor::Tensor;
+        use ltc_wirings::FullyConnected;
+        type B = Autodiff<NdArray<f32>>;
+        const STEPS: usize = 150;
+
+        let (done, finished) = std::sync::mpsc::channel();
+        let ltc_done = done.clone();
+        std::thread::spawn(move || {
+            let device = Default::default();
+            let wiring = FullyConnected::new(8).build(3).unwrap();
+            let ltc = LtcConfig::from_wiring(wiring).init::<B>(&device).unwrap();
+            // Batch 64: the fused backward splits it into parallel groups.
+            let x = Tensor::<B, 3>::ones([64, 6, 3], &device);
+            for _ in 0..STEPS {
+                on_compute_pool::<B, _>(|| {
+                    let (y, _) = ltc.forward(x.clone(), None, None);
+                    y.sum().backward()
+                });
+            }
+            ltc_done.send("LTC").unwrap();
+        });
+        std::thread::spawn(move || {
+            let device = Default::default();
+            let cfc = CfcConfig::from_sizes(3, 8).init::<B>(&device).unwrap();
+            let x = Tensor::<B, 3>::ones([16, 6, 3], &device);
+            for _ in 0..STEPS {
+                on_compute_pool::<B, _>(|| {
+                    let (y, _) = cfc.forward(x.clone(), None, None);
+                    y.sum().backward()
+                });
+            }
+            done.send("CfC").unwrap();
+        });
+        for _ in 0..2 {
+            let timeout = std::time::Duration::from_secs(60);
+            let who = finished.recv_timeout(timeout);
+            assert!(
+                who.is_ok(),
+                "two threads training at once did not finish {STEPS} steps in 2 minutes: \
+                 deadlocked"
+            );
+        }
     }
 
     #[test]
