@@ -104,6 +104,38 @@ pub fn numbers(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
         .collect()
 }
 
+/// A small seedable generator (splitmix64) for test data and random cases: the same sequence
+/// on every machine, no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number, uniform in `[0, 1)`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `len` numbers uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, len: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..len).map(|_| lo + (hi - lo) * self.next()).collect()
+    }
+
+    /// A whole number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next() * n as f64) as usize).min(n - 1)
+    }
+
+    /// One of `items`, uniformly.
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())].clone()
+    }
+}
+
 /// A fresh, empty temporary folder unique to this process, test and backend.
 pub fn test_dir<B: Backend>(test: &str) -> std::path::PathBuf {
     let backend: String = core::any::type_name::<B>()

@@ -925,6 +925,177 @@ fn bad_options_name_the_field<B: AutodiffBackend>(device: &B::Device) {
     assert!(err.to_string().contains("must be finite"), "{err}");
 }
 
+/// Random solver inputs (fuzzing, 3,000 cases): any solver; `dt`, `dt0`, `dt_min`, `dt_max`,
+/// `rtol`, `atol` and the controller's coefficients drawn from ordinary values, zero,
+/// negatives, 1e-300, 1e300, NaN and infinity; `max_steps` 0–120; save times inside and
+/// outside the span; spans reversed, empty, tiny, huge or not finite; fields that decay
+/// stiffly, grow, blow up in finite time, turn NaN or infinite part-way, or oscillate fast; a
+/// quarter of the cases through the adjoint (forward and backward). Every case returns within
+/// its `max_steps`: either a solution whose times and states are finite, inside the span and
+/// as many as asked for, or a typed [`OdeError`] with a message — never a panic. Invalid
+/// options are always [`OdeError::Config`].
+fn random_solver_inputs_fail_cleanly<B: AutodiffBackend>(device: &B::Device) {
+    use ltc_testing::Rng;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    const CASES: u64 = 3000;
+    let special = [
+        0.0,
+        -1.0,
+        1e-300,
+        1e300,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MIN_POSITIVE,
+    ];
+    // A number: usually log-uniform in [1e-12, 1e3), sometimes a special value.
+    let number = |rng: &mut Rng| {
+        if rng.next() < 0.06 {
+            rng.pick(&special)
+        } else {
+            10f64.powf(-12.0 + 15.0 * rng.next())
+        }
+    };
+    let time = |rng: &mut Rng| {
+        if rng.next() < 0.15 {
+            rng.pick(&special)
+        } else {
+            rng.pick(&[-1.0, 1.0, 10.0, 1e6]) * rng.next()
+        }
+    };
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for case in 0..CASES {
+        let mut rng = Rng(case);
+        let solver = rng.pick(&Solver::ALL);
+        let fixed = !solver.is_adaptive() || rng.next() < 0.2;
+        let mut controller = PiController::new();
+        if rng.next() < 0.15 {
+            controller = controller
+                .with_pcoeff(rng.pick(&[0.0, 0.4, -0.1, f64::NAN]))
+                .with_icoeff(rng.pick(&[1.0, 0.3, 0.0, 1e300]))
+                .with_safety(rng.pick(&[0.9, 1.0, 1e-300, 1.5]))
+                .with_factor_min(rng.pick(&[0.2, 1.0, 1e-300, 0.0]))
+                .with_factor_max(rng.pick(&[10.0, 1.0, 1e300, f64::INFINITY]))
+                .with_shrink_after_accept(rng.next() < 0.5);
+        }
+        let (t0, t1) = if rng.next() < 0.1 {
+            let t = time(&mut rng);
+            (t, t)
+        } else {
+            (time(&mut rng), time(&mut rng))
+        };
+        let save_at = match rng.below(3) {
+            0 => SaveAt::Final,
+            1 => SaveAt::Steps,
+            _ => {
+                let mut ts: Vec<f64> = (0..rng.below(6))
+                    .map(|_| t0 + (t1 - t0) * (1.2 * rng.next() - 0.1))
+                    .collect();
+                if rng.next() < 0.8 {
+                    ts.sort_by(f64::total_cmp);
+                    if t1 < t0 {
+                        ts.reverse();
+                    }
+                    ts.dedup();
+                }
+                SaveAt::Times(ts)
+            }
+        };
+        let options = SolveOptions::new()
+            .with_solver(solver)
+            .with_dt(fixed.then(|| number(&mut rng)))
+            .with_rtol(number(&mut rng))
+            .with_atol(number(&mut rng))
+            .with_dt0((rng.next() < 0.3).then(|| number(&mut rng)))
+            .with_dt_min(if rng.next() < 0.7 {
+                0.0
+            } else {
+                number(&mut rng)
+            })
+            .with_dt_max((rng.next() < 0.3).then(|| number(&mut rng)))
+            .with_max_steps(rng.below(121))
+            .with_controller(controller)
+            .with_save_at(save_at);
+        let kind = rng.below(6);
+        let rate = 10f64.powf(-2.0 + 10.0 * rng.next());
+        let t_bad = time(&mut rng);
+        let field = move |t: f64, y: Tensor<B, 2>| match kind {
+            0 => y.mul_scalar(-rate),
+            1 => y.mul_scalar(rate),
+            2 => y.powi_scalar(2).mul_scalar(rate),
+            3 if t > t_bad => y.mul_scalar(f64::NAN),
+            4 if t > t_bad => y.mul_scalar(f64::INFINITY),
+            5 => y.mul_scalar((rate * t).sin()),
+            _ => y.neg(),
+        };
+        let y0 = tensor::<B, 2>(&[1.0, -0.5, 0.25, 2.0], [2, 2], device);
+        let adjoint = rng.next() < 0.25;
+        let what = format!(
+            "case {case}: t0 = {t0}, t1 = {t1}, field {kind} (rate {rate}, t_bad {t_bad}), \
+             adjoint {adjoint}, {options:?}"
+        );
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            if adjoint {
+                let spiral = Spiral::<B>::new(&[-rate.min(1e3), 2.0, -2.0, -0.1], device);
+                let forward = solve_adjoint(&spiral, y0.clone(), t0, t1, &options)?;
+                let (ts, ys) = (forward.solution.ts.clone(), forward.solution.ys.clone());
+                let grads = forward.last().sum().backward();
+                forward.backward(&grads)?;
+                Ok((ts, ys))
+            } else {
+                solve(&field, y0.clone(), t0, t1, &options).map(|sol| (sol.ts, sol.ys))
+            }
+        }));
+        let result = run.unwrap_or_else(|_| panic!("panicked: {what}"));
+        match result {
+            Ok((ts, ys)) => {
+                *outcomes.entry("solved").or_default() += 1;
+                assert!(options.validate().is_ok(), "invalid options solved: {what}");
+                assert_eq!(ts.len(), ys.len(), "{what}");
+                let (lo, hi) = (t0.min(t1), t0.max(t1));
+                for (t, y) in ts.iter().zip(ys) {
+                    assert!(t.is_finite() && *t >= lo && *t <= hi, "t = {t}: {what}");
+                    let v = values(y);
+                    assert!(v.iter().all(|v| v.is_finite()), "state {v:?}: {what}");
+                }
+                if let SaveAt::Times(want) = &options.save_at {
+                    assert_eq!(&ts, want, "{what}");
+                }
+            }
+            Err(err) => {
+                assert!(!err.to_string().is_empty(), "{what}");
+                let name = match err {
+                    OdeError::Config(_) => "Config",
+                    OdeError::InvalidTimes(_) => "InvalidTimes",
+                    OdeError::MaxStepsReached { .. } => "MaxStepsReached",
+                    OdeError::StepSizeUnderflow { .. } => "StepSizeUnderflow",
+                    OdeError::NonFinite { .. } => "NonFinite",
+                };
+                if options.validate().is_err() {
+                    assert_eq!(name, "Config", "invalid options gave {err:?}: {what}");
+                }
+                *outcomes.entry(name).or_default() += 1;
+            }
+        }
+    }
+    // Every outcome is exercised.
+    for name in [
+        "solved",
+        "Config",
+        "InvalidTimes",
+        "MaxStepsReached",
+        "StepSizeUnderflow",
+        "NonFinite",
+    ] {
+        assert!(
+            outcomes.get(name).copied().unwrap_or(0) >= 10,
+            "{name} came up too rarely: {outcomes:?}"
+        );
+    }
+    eprintln!("{CASES} random solves: {outcomes:?}");
+}
+
 #[allow(clippy::needless_pass_by_value)]
 fn wrong_field_shape_panics<B: AutodiffBackend>(device: &B::Device) {
     let field = |_t: f64, y: Tensor<B, 2>| y.narrow(1, 0, 1);
@@ -1079,4 +1250,5 @@ f64_tests! {
     adjoint_inside_a_larger_model,
     ltc_fused_solver_converges_to_dopri5,
     step_size_underflow_is_an_error,
+    random_solver_inputs_fail_cleanly,
 }
