@@ -205,32 +205,93 @@ fn repro_run(artifacts: &std::path::Path) -> ltc_examples::spiral::SpiralReport 
     ltc_examples::spiral::train(&config, artifacts, &RunOptions::new(Progress::Plain)).unwrap()
 }
 
-/// The same seed gives bit-identical loss curves and final weights on ndarray: two runs in one
-/// process, compared bit for bit (per-epoch losses, every logged batch loss, and the saved
-/// model's validation error).
+/// Set in the child process of [`the_same_seed_trains_bit_identically`]: its artifacts folder.
+const REPRO_CHILD_DIR: &str = "LTC_REPRO_TEST_ARTIFACTS";
+
+/// Every parameter value of the model saved in `artifacts`, as bits, in module order.
+fn saved_weights(artifacts: &std::path::Path) -> Vec<u64> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{Tensor, backend::Backend};
+    struct Bits(Vec<u64>);
+    impl<B: Backend> ModuleVisitor<B> for Bits {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let values = ltc_testing::values(param.val());
+            self.0.extend(values.iter().map(|v| v.to_bits()));
+        }
+    }
+    let (_, model) = ltc_examples::run::load_run(
+        artifacts,
+        |config: &ltc_examples::spiral::SpiralExperiment, device| config.init(1.0, device),
+    )
+    .unwrap();
+    let mut bits = Bits(Vec::new());
+    model.visit(&mut bits);
+    bits.0
+}
+
+/// The same seed gives bit-identical loss curves and final weights on ndarray, across
+/// processes and thread counts: the test trains a spiral model while a second process (this
+/// test binary again, on one thread) trains the same one, at the same time; then per-epoch losses, every logged batch loss, every
+/// saved weight and the saved models' predictions (validation set and new data) are compared
+/// bit for bit.
 #[test]
 fn the_same_seed_trains_bit_identically() {
+    if let Some(artifacts) = std::env::var_os(REPRO_CHILD_DIR) {
+        // The child: train, and leave the per-epoch losses as bits.
+        let artifacts = std::path::Path::new(&artifacts);
+        let report = repro_run(artifacts);
+        std::fs::write(artifacts.join("epochs.txt"), epoch_bits(&report.epochs)).unwrap();
+        return;
+    }
     let (first, second) = (dir("repro-first"), dir("repro-second"));
-    let (a, b) = (repro_run(&first), repro_run(&second));
-    let bits = |epochs: &[(f64, f64)]| -> Vec<(u64, u64)> {
-        epochs
-            .iter()
-            .map(|(a, b)| (a.to_bits(), b.to_bits()))
-            .collect()
-    };
-    assert_eq!(bits(&a.epochs), bits(&b.epochs));
-    // The saved weights give bit-identical predictions (the files' bytes differ: Burn stores a
-    // random id with every parameter).
-    let predict = |dir: &std::path::Path| {
-        let (mse, baseline) = ltc_examples::spiral::infer(dir, InferOn::Validation).unwrap();
-        (mse.to_bits(), baseline.to_bits())
-    };
-    assert_eq!(predict(&first), predict(&second));
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["the_same_seed_trains_bit_identically", "--exact"])
+        .env(REPRO_CHILD_DIR, &second)
+        // One thread there, rayon's default here: the result must not depend on it.
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start the child");
+    let a = repro_run(&first);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the second run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        epoch_bits(&a.epochs),
+        std::fs::read_to_string(second.join("epochs.txt")).unwrap(),
+        "per-epoch (train, valid) losses differ between the two processes"
+    );
     for file in ["train/epoch-1/Loss.log", "train/epoch-2/Loss.log"] {
         let (x, y) = (
             std::fs::read(first.join(file)).unwrap(),
             std::fs::read(second.join(file)).unwrap(),
         );
-        assert!(x == y, "{file} differs between the two runs");
+        assert!(x == y, "{file} differs between the two processes");
     }
+    // The weights (the files' bytes differ: Burn stores a random id with every parameter).
+    let weights = saved_weights(&first);
+    assert!(weights.len() > 100, "{} weights", weights.len());
+    assert!(
+        weights == saved_weights(&second),
+        "the saved weights differ between the two processes"
+    );
+    let predict = |dir: &std::path::Path, on: InferOn| {
+        let (mse, baseline) = ltc_examples::spiral::infer(dir, on).unwrap();
+        (mse.to_bits(), baseline.to_bits())
+    };
+    for on in [InferOn::Validation, InferOn::NewData] {
+        assert_eq!(predict(&first, on), predict(&second, on));
+    }
+}
+
+/// Per-epoch `(train, valid)` losses as bits, one epoch per line.
+fn epoch_bits(epochs: &[(f64, f64)]) -> String {
+    epochs
+        .iter()
+        .map(|(train, valid)| format!("{:016x} {:016x}\n", train.to_bits(), valid.to_bits()))
+        .collect()
 }
