@@ -91,15 +91,25 @@ fn data_parallel_training_on_two_devices() {
 /// Set in the child processes of [`a_killed_run_resumes_and_finishes`]: the artifacts folder.
 const KILL_CHILD_DIR: &str = "LTC_KILL_TEST_ARTIFACTS";
 
-/// The run the kill test interrupts: three short epochs.
-fn killable() -> ExperimentConfig {
-    small(3).with_train_size(1024)
+/// The run the kill test interrupts: short epochs, `epochs` of them.
+fn killable(epochs: usize) -> ExperimentConfig {
+    small(epochs).with_train_size(1024)
 }
+
+/// Epochs of the killed children's runs: far more than they get to (an epoch takes well under
+/// a second), so that the signal lands mid-training however late it comes.
+const CHILD_EPOCHS: usize = 200;
 
 /// Starts this test binary again as a child process that trains [`killable`] in `artifacts`
 /// (resuming when asked), waits until epoch `after` is checkpointed completely, then kills the
-/// child with `signal` (`"KILL"` or `"INT"`) mid-way through the next epoch.
-fn train_in_child_and_kill(artifacts: &std::path::Path, resume: bool, after: usize, signal: &str) {
+/// child with `signal` (`"KILL"` or `"INT"`) mid-training. Returns the last complete checkpoint
+/// the child left.
+fn train_in_child_and_kill(
+    artifacts: &std::path::Path,
+    resume: bool,
+    after: usize,
+    signal: &str,
+) -> usize {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "a_killed_run_resumes_and_finishes",
@@ -122,7 +132,7 @@ fn train_in_child_and_kill(artifacts: &std::path::Path, resume: bool, after: usi
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    // Into the next epoch (its first batches), then the signal.
+    // Into the next epoch, then the signal.
     std::thread::sleep(std::time::Duration::from_millis(50));
     let status = std::process::Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
@@ -132,8 +142,14 @@ fn train_in_child_and_kill(artifacts: &std::path::Path, resume: bool, after: usi
     let status = child.wait().unwrap();
     assert!(
         !status.success(),
-        "the child finished before the signal: {status}"
+        "the child finished {CHILD_EPOCHS} epochs before the signal: {status}"
     );
+    let last = last_checkpoint(artifacts).expect("a checkpoint");
+    assert!(
+        (after..CHILD_EPOCHS).contains(&last),
+        "checkpoint {last} after the kill"
+    );
+    last
 }
 
 /// Every file under `dir` with its bytes.
@@ -153,12 +169,13 @@ fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::Path
     files
 }
 
-/// A real training process killed twice — `SIGKILL` during epoch 2, then, resumed, `SIGINT`
-/// during epoch 3 — and resumed once more with `--resume`: it continues from its last complete
-/// checkpoint each time and finishes all three epochs, learning. What the killed processes
-/// wrote stays intact: `config.json` keeps its bytes, no partial checkpoint is left, and every
-/// resume loads its checkpoint (checkpoints are written to a temporary file and renamed:
-/// `persist::AtomicRecorder`). (burn-train's metric logs are not covered: see RELIABILITY.md.)
+/// A real training process killed twice — `SIGKILL` after its first checkpoint, then,
+/// resumed, `SIGINT` after its next one — and resumed once more with `--resume` for one more
+/// epoch: it continues from its last complete checkpoint each time and finishes, learning. What
+/// the killed processes wrote stays intact: `config.json` keeps its bytes, no partial checkpoint
+/// is left, and every resume loads its checkpoint (checkpoints are written to a temporary file
+/// and renamed: `persist::AtomicRecorder`). (burn-train's metric logs are not covered: see
+/// RELIABILITY.md.)
 #[test]
 fn a_killed_run_resumes_and_finishes() {
     let plain = RunOptions::new(Progress::Plain);
@@ -166,33 +183,34 @@ fn a_killed_run_resumes_and_finishes() {
         // The child: train until killed.
         let resume = std::env::var("LTC_KILL_TEST_RESUME").as_deref() == Ok("1");
         let options = RunOptions { resume, ..plain };
-        train(&killable(), std::path::Path::new(&artifacts), &options).unwrap();
+        let artifacts = std::path::Path::new(&artifacts);
+        train(&killable(CHILD_EPOCHS), artifacts, &options).unwrap();
         return;
     }
     let artifacts = dir("killed");
-    train_in_child_and_kill(&artifacts, false, 1, "KILL");
-    assert_eq!(last_checkpoint(&artifacts), Some(1));
+    let first = train_in_child_and_kill(&artifacts, false, 1, "KILL");
     let config = std::fs::read(artifacts.join("config.json")).unwrap();
 
-    train_in_child_and_kill(&artifacts, true, 2, "INT");
-    assert_eq!(last_checkpoint(&artifacts), Some(2));
-
-    let resume = RunOptions {
-        resume: true,
-        ..plain
-    };
-    let report = train(&killable(), &artifacts, &resume).unwrap();
-    assert_eq!(last_checkpoint(&artifacts), Some(3));
-    assert!(report.valid_accuracy > 0.7, "{}", report.valid_accuracy);
+    let second = train_in_child_and_kill(&artifacts, true, first + 1, "INT");
     assert_eq!(
         std::fs::read(artifacts.join("config.json")).unwrap(),
-        config
+        config,
+        "config.json changed"
     );
     let partial: Vec<_> = snapshot(&artifacts.join("checkpoint"))
         .into_keys()
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     assert!(partial.is_empty(), "stray files: {partial:?}");
+
+    // Resume to the end: one more epoch (only the epoch count may change on a resume).
+    let resume = RunOptions {
+        resume: true,
+        ..plain
+    };
+    let report = train(&killable(second + 1), &artifacts, &resume).unwrap();
+    assert_eq!(last_checkpoint(&artifacts), Some(second + 1));
+    assert!(report.valid_accuracy > 0.7, "{}", report.valid_accuracy);
 }
 
 /// A short spiral run (LTC on AutoNCP, the fused CPU kernel forward and backward, Adam).
