@@ -266,7 +266,7 @@ mod tests {
             let who = finished.recv_timeout(timeout);
             assert!(
                 who.is_ok(),
-                "two threads training at once did not finish {STEPS} steps in 2 minutes: \
+                "two threads training at once did not finish {STEPS} steps in a minute: \
                  deadlocked"
             );
         }
