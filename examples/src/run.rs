@@ -2,10 +2,13 @@
 //! `--infer`), the artifacts folder, resuming from the Learner's checkpoints and data-parallel
 //! training on several devices through burn-train's multi-device strategy.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::config::Config;
+use burn::train::logger::{FileMetricLogger, MetricLogger};
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, NumericEntry};
 use burn::train::{
     ExecutionStrategy, Learner, LearningComponentsTypes, LearningResult, MultiDeviceOptim,
     SupervisedTraining,
@@ -101,14 +104,23 @@ pub fn last_complete_epoch(dir: &Path, others: impl Fn(usize) -> Vec<String>) ->
         .max()
 }
 
+/// A run to continue: the artifacts folder and its last complete checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The artifacts folder of the interrupted run.
+    pub artifacts: PathBuf,
+    /// The epoch whose checkpoint the run continues from.
+    pub epoch: usize,
+}
+
 /// Prepares the artifacts folder: a fresh run clears the earlier run's logs and checkpoints and
 /// writes `config.json`; a resumed run checks that `config.json` describes the same run (only
-/// `epochs` may differ), keeps the logs and returns the epoch to resume from.
+/// `epochs` may differ), keeps the logs and returns where to resume from.
 pub fn prepare_artifacts<C: Config>(
     config: &C,
     artifacts: &Path,
     options: &RunOptions,
-) -> Result<Option<usize>, RunError> {
+) -> Result<Option<Resume>, RunError> {
     if options.devices == 0 {
         return Err(RunError("--devices 0: train on at least one device".into()));
     }
@@ -125,7 +137,10 @@ pub fn prepare_artifacts<C: Config>(
         ))
     })?;
     save_config(config, artifacts)?;
-    Ok(Some(epoch))
+    Ok(Some(Resume {
+        artifacts: artifacts.to_path_buf(),
+        epoch,
+    }))
 }
 
 /// Checks, for `--resume`, that `artifacts/config.json` describes the run `config` describes
@@ -166,15 +181,15 @@ pub fn devices(n: usize) -> Vec<burn::tensor::Device<backend::TrainBackend>> {
 }
 
 /// Runs a configured training: burn-train's dashboard on a terminal unless `options` asks for
-/// plain lines (or stdout is not a terminal), from the checkpoint of epoch `resume_from` when
-/// given, data-parallel when `options.devices > 1`; leaves the dashboard's screen before
-/// anything is printed. Returns the trained (inference) model and the wall-clock training time
-/// in seconds.
+/// plain lines (or stdout is not a terminal), from the checkpoint `resume` names when given
+/// (with the metric logs of its epochs filed under their own numbers: [`ResumedMetricLogger`]),
+/// data-parallel when `options.devices > 1`; leaves the dashboard's screen before anything is
+/// printed. Returns the trained (inference) model and the wall-clock training time in seconds.
 pub fn launch<LC>(
     mut training: SupervisedTraining<LC>,
     learner: Learner<LC>,
     options: &RunOptions,
-    resume_from: Option<usize>,
+    resume: Option<Resume>,
 ) -> (LC::InferenceModel, f64)
 where
     LC: LearningComponentsTypes<Backend = backend::TrainBackend> + Send + 'static,
@@ -183,8 +198,10 @@ where
     if options.progress == Progress::Plain || !std::io::stdout().is_terminal() {
         training = training.renderer(EpochLines::new());
     }
-    if let Some(epoch) = resume_from {
-        training = training.checkpoint(epoch);
+    if let Some(Resume { artifacts, epoch }) = resume {
+        training = training
+            .checkpoint(epoch)
+            .with_metric_logger(ResumedMetricLogger::new(&artifacts, epoch));
     }
     if options.devices > 1 {
         training = training.with_training_strategy(
@@ -197,6 +214,61 @@ where
     let seconds = start.elapsed().as_secs_f64();
     drop(renderer);
     (model, seconds)
+}
+
+/// The Learner's file metric logger (`train|valid/epoch-N/<Metric>.log` under the artifacts
+/// folder) for a run resumed from the checkpoint of epoch `k`, filing the first epoch's values
+/// under `k + 1`.
+///
+/// burn-train 0.21's metric store numbers the first epoch of every run 1, a resumed one included
+/// (its per-split counter starts at 1 and follows the Learner only from the end of that epoch),
+/// so its own `FileMetricLogger` would overwrite the logs of epoch 1 with those of epoch `k + 1`
+/// and leave `epoch-(k+1)` without them: the loss curve, the summary and the best-checkpoint
+/// choice would read the wrong values. Later epochs arrive with their own numbers.
+pub struct ResumedMetricLogger {
+    inner: FileMetricLogger,
+    first_epoch: usize,
+}
+
+impl ResumedMetricLogger {
+    /// The logger of a run in `artifacts` resumed from the checkpoint of `epoch`.
+    pub fn new(artifacts: &Path, epoch: usize) -> Self {
+        Self {
+            inner: FileMetricLogger::new(artifacts),
+            first_epoch: epoch + 1,
+        }
+    }
+
+    /// The epoch the store's `epoch` is: the resumed run's first epoch for 1 (a resumed run never
+    /// runs epoch 1 itself), `epoch` otherwise.
+    pub fn real_epoch(&self, epoch: usize) -> usize {
+        if epoch == 1 { self.first_epoch } else { epoch }
+    }
+}
+
+impl MetricLogger for ResumedMetricLogger {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        let epoch = self.real_epoch(epoch);
+        self.inner.log(update, epoch, split);
+    }
+
+    fn read_numeric(
+        &mut self,
+        name: &str,
+        epoch: usize,
+        split: &Split,
+    ) -> Result<Vec<NumericEntry>, String> {
+        // Readers (the summary, the checkpointing strategy) ask with the Learner's numbers.
+        self.inner.read_numeric(name, epoch, split)
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.inner.log_metric_definition(definition);
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        self.inner.log_epoch_summary(summary);
+    }
 }
 
 /// The data an `--infer` run evaluates the saved model on.

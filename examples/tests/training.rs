@@ -174,13 +174,32 @@ fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::Path
     files
 }
 
+/// The Learner's metric logs (`train|valid/epoch-N/*.log`) of the epochs in `epochs`, with their
+/// bytes.
+fn epoch_logs(
+    artifacts: &std::path::Path,
+    epochs: std::ops::RangeInclusive<usize>,
+) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut logs = std::collections::BTreeMap::new();
+    for split in ["train", "valid"] {
+        for epoch in epochs.clone() {
+            let dir = artifacts.join(format!("{split}/epoch-{epoch}"));
+            if dir.is_dir() {
+                logs.append(&mut snapshot(&dir));
+            }
+        }
+    }
+    logs
+}
+
 /// A real training process killed twice — `SIGKILL` after its first checkpoint, then,
 /// resumed, `SIGINT` after its next one — and resumed once more with `--resume` for one more
 /// epoch: it continues from its last complete checkpoint each time and finishes, learning. What
 /// the killed processes wrote stays intact: `config.json` keeps its bytes, no partial checkpoint
-/// is left, and every resume loads its checkpoint (checkpoints are written to a temporary file
-/// and renamed: `persist::AtomicRecorder`). (burn-train's metric logs are not covered: see
-/// RELIABILITY.md.)
+/// is left, every resume loads its checkpoint (checkpoints are written to a temporary file
+/// and renamed: `persist::AtomicRecorder`), and the metric logs of the epochs before each kill
+/// keep their bytes while every epoch of the three runs has complete logs under its own number
+/// (`run::ResumedMetricLogger`).
 #[test]
 fn a_killed_run_resumes_and_finishes() {
     let plain = RunOptions::new(Progress::Plain);
@@ -195,8 +214,12 @@ fn a_killed_run_resumes_and_finishes() {
     let artifacts = dir("killed");
     let first = train_in_child_and_kill(&artifacts, false, 1, "KILL");
     let config = std::fs::read(artifacts.join("config.json")).unwrap();
+    let logs_first = epoch_logs(&artifacts, 1..=first);
 
-    let second = train_in_child_and_kill(&artifacts, true, first + 1, "INT");
+    // Two epochs on, so that the resumed run's first epoch (the one burn-train numbers 1)
+    // completes before the kill.
+    let second = train_in_child_and_kill(&artifacts, true, first + 2, "INT");
+    let logs_second = epoch_logs(&artifacts, first + 2..=second);
     assert_eq!(
         std::fs::read(artifacts.join("config.json")).unwrap(),
         config,
@@ -216,6 +239,46 @@ fn a_killed_run_resumes_and_finishes() {
     let report = train(&killable(second + 1), &artifacts, &resume).unwrap();
     assert_eq!(last_checkpoint(&artifacts), Some(second + 1));
     assert!(report.valid_accuracy > 0.7, "{}", report.valid_accuracy);
+
+    // The logs written before each kill keep their bytes (a resume used to overwrite epoch 1's
+    // with its own first epoch's) …
+    assert!(!logs_first.is_empty());
+    for (before, after_kill) in [(logs_first, 1..=first), (logs_second, first + 2..=second)] {
+        let now = epoch_logs(&artifacts, after_kill.clone());
+        for (path, bytes) in &before {
+            assert!(
+                now.get(path) == Some(bytes),
+                "{} changed after the kill of epochs {after_kill:?}",
+                path.display()
+            );
+        }
+    }
+    // … and every epoch has a line per batch in each of its logs, under its own number.
+    let batches = |split: &str| {
+        let size = match split {
+            "train" => killable(1).train_size,
+            _ => killable(1).valid_size,
+        };
+        size.div_ceil(killable(1).batch_size)
+    };
+    for split in ["train", "valid"] {
+        for epoch in 1..=second + 1 {
+            let dir = artifacts.join(format!("{split}/epoch-{epoch}"));
+            let logs = snapshot(&dir);
+            assert!(!logs.is_empty(), "no logs in {}", dir.display());
+            for (path, bytes) in logs {
+                let lines = bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                // The epoch a kill interrupted may have flushed only part of its lines before the
+                // kill (burn-train logs through a background thread); every other epoch is whole.
+                if epoch != first && epoch != second {
+                    assert_eq!(lines, batches(split), "{}", path.display());
+                }
+            }
+        }
+    }
 }
 
 /// A short spiral run (LTC on AutoNCP, the fused CPU kernel forward and backward, Adam).
