@@ -3,11 +3,15 @@
 //! `cargo xtask test` is the one test command: formatting, clippy, and every test once per
 //! backend, with a summary per backend. Standard library only, so it builds in seconds.
 
+mod watch;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use watch::{Ended, run_watched};
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -19,6 +23,8 @@ Commands:
         once per backend, and a summary per backend. Without --backend: every backend.
         ndarray runs the f32 and f64 instantiations and every backend-independent test;
         wgpu runs on Vulkan (Mesa's lavapipe on machines without a GPU).
+        A test command that prints nothing for XTASK_STALL_MINUTES (default 20) is killed
+        with every process it started, naming the tests still running, and the run fails.
   parity [DIR] [--backend ndarray|ndarray-f64|wgpu]...
         Runs every ncps fixture in DIR (default: fixtures/ncps) on each backend: outputs,
         states, losses, all gradients, the input gradient and one Adam step, against ncps
@@ -260,6 +266,13 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     let env = gpu_environment();
+    let stall = match watch::stall_limit() {
+        Ok(stall) => stall,
+        Err(message) => {
+            eprintln!("xtask test: {message}");
+            return ExitCode::from(2);
+        }
+    };
 
     if lint {
         let lints = [
@@ -304,14 +317,31 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
     let mut rows = Vec::new();
     let mut generic = BTreeMap::new();
     let mut all_ok = true;
+    let mut stalled = None;
     for &backend in backends {
         let mut counts = Counts::default();
         let mut ok = true;
         for run in backend.runs() {
+            if stalled.is_some() {
+                break;
+            }
             println!("==> {} backend: {}", backend.name(), run.what);
-            let (run_counts, run_ok) = run_cargo_test(&run, &env, &mut generic);
+            let (run_counts, ended) = run_cargo_test(&run, &env, stall, &mut generic);
             counts.add(run_counts);
-            ok &= run_ok;
+            match ended {
+                Ended::Exited(success) => ok &= success,
+                Ended::NotStarted(e) => {
+                    eprintln!("xtask test: cannot start cargo: {e}");
+                    ok = false;
+                }
+                Ended::Stalled(stall_report) => {
+                    let what = format!("{} backend: {}", backend.name(), run.what);
+                    let report = stall_report.report(&what, stall);
+                    eprintln!("{report}");
+                    stalled = Some(report);
+                    ok = false;
+                }
+            }
         }
         all_ok &= ok && counts.failed == 0;
         rows.push((backend, counts, ok));
@@ -343,6 +373,11 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
         "total: {} passed, {} failed, {} skipped",
         total.passed, total.failed, total.ignored
     );
+    if let Some(report) = stalled {
+        // Again at the end, where it is read; the later passes did not run.
+        eprintln!("{report}\n  the backends after it did not run");
+        return ExitCode::FAILURE;
+    }
     if all_ok && total.passed > 0 {
         ExitCode::SUCCESS
     } else {
@@ -380,38 +415,30 @@ fn report_generic(generic: &BTreeMap<String, BTreeSet<String>>) {
     }
 }
 
-/// Runs one `cargo test`, echoing its output and adding up the libtest result lines.
+/// Runs one `cargo test` under the stall watchdog, echoing its output and adding up the
+/// libtest result lines.
 fn run_cargo_test(
     run: &TestRun,
     env: &[(&str, OsString)],
+    stall: Duration,
     generic: &mut BTreeMap<String, BTreeSet<String>>,
-) -> (Counts, bool) {
+) -> (Counts, Ended) {
     let mut command = cargo();
     command.args(run.cargo).arg("--").args(run.filter);
     command.envs(env.iter().map(|(k, v)| (*k, v)));
     for (key, value) in run.env {
         command.env(key, value);
     }
-    let mut child = match command.stdout(Stdio::piped()).spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("xtask test: cannot start cargo: {e}");
-            return (Counts::default(), false);
-        }
-    };
     let mut counts = Counts::default();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        println!("{line}");
-        if let Some(result) = parse_result_line(&line) {
+    let ended = run_watched(&mut command, stall, |line| {
+        if let Some(result) = parse_result_line(line) {
             counts.add(result);
         }
-        if let Some((backend, test)) = parse_generic_pass(&line) {
+        if let Some((backend, test)) = parse_generic_pass(line) {
             generic.entry(backend).or_default().insert(test);
         }
-    }
-    let ok = matches!(child.wait(), Ok(status) if status.success());
-    (counts, ok)
+    });
+    (counts, ended)
 }
 
 /// A passed instantiation of a backend-generic test: `test a::b::backend_wgpu::name ... ok`
