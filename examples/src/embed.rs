@@ -25,7 +25,9 @@ use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlob
 use ltc_wirings::{AutoNcp, Wiring, WiringError};
 
 use crate::backend;
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+};
 use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Which liquid layer reads the frame features.
@@ -178,6 +180,18 @@ pub struct VideoClassifier<B: Backend> {
 }
 
 impl EmbedConfig {
+    /// Checks the training options, widths and sizes before anything is written (the data
+    /// checks its own fields when built).
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("EmbedConfig")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("features", self.features, 1, MAX_WIDTH)
+            .count("units", self.units, 1, MAX_WIDTH)
+            .count("train_size", self.train_size, 1, MAX_ITEMS)
+            .count("valid_size", self.valid_size, 1, MAX_ITEMS)
+            .finish()
+    }
+
     /// Builds the model on `device` (the LTC on AutoNCP(units, 4)).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<VideoClassifier<B>, RunError> {
         let encoder = FrameEncoder::init(self.data.size, self.features, device);
@@ -266,8 +280,7 @@ pub fn train(
 ) -> Result<Report, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
-
+    config.check()?;
     B::seed(&device, config.seed);
     let train = MovingBlobs::new(config.data.clone(), config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
@@ -278,6 +291,8 @@ pub fn train(
     )
     .map_err(|e| run_error("validation data", e))?;
     let model = config.init::<B>(&device)?;
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     let params = [
         model.encoder.num_params(),
         model.liquid.num_params(),

@@ -27,7 +27,9 @@ use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+};
 use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
@@ -71,6 +73,19 @@ fn depths(n: usize) -> Vec<f64> {
 }
 
 impl MoonsExperiment {
+    /// Checks the training options, sizes, noise and tolerance before anything is written.
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("MoonsExperiment")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("train_size", self.train_size, 1, MAX_ITEMS)
+            .count("valid_size", self.valid_size, 1, MAX_ITEMS)
+            .count("hidden", self.hidden, 1, MAX_WIDTH)
+            .count("times", self.times, 2, 100_000)
+            .non_negative("noise", self.noise)
+            .positive("tolerance", self.tolerance)
+            .finish()
+    }
+
     /// The untrained model.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<MoonsModel<B>, RunError> {
         let field = MlpFieldConfig::new(2, self.hidden)
@@ -194,7 +209,7 @@ pub fn train(
 ) -> Result<MoonsReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
+    config.check()?;
     B::seed(&device, config.seed);
     let train = Moons::new(config.train_size, config.noise, config.seed)
         .map_err(|e| run_error("training data", e))?;
@@ -205,6 +220,8 @@ pub fn train(
     )
     .map_err(|e| run_error("validation data", e))?;
     let model = config.init::<B>(&device)?;
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     let loader_train = DataLoaderBuilder::new(PointBatcher)
         .batch_size(config.batch_size)

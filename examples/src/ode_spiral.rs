@@ -29,7 +29,9 @@ use ltc_burn::on_compute_pool;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The true system's matrix.
@@ -108,14 +110,21 @@ impl OdeSpiralExperiment {
             .map_err(|e| run_error("the true trajectory", format!("{e:?}")))
     }
 
-    fn check(&self) -> Result<(), RunError> {
-        if self.points < self.window + 1 || self.window < 2 {
-            return Err(RunError(format!(
-                "points = {} and window = {}: need window ≥ 2 and points > window",
-                self.points, self.window
-            )));
-        }
-        Ok(())
+    /// Checks the training options, sizes and time span before anything is written (the solver
+    /// options are checked by the solver).
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("OdeSpiralExperiment")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("points", self.points, 3, MAX_ITEMS)
+            .count(
+                "window",
+                self.window,
+                2,
+                self.points.saturating_sub(1).max(2),
+            )
+            .count("hidden", self.hidden, 1, MAX_WIDTH)
+            .positive("t_end", self.t_end)
+            .finish()
     }
 
     /// The untrained model: weights and biases drawn from N(0, 0.1).
@@ -304,7 +313,6 @@ pub fn train(
 ) -> Result<OdeSpiralReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
     config.check()?;
     B::seed(&device, config.seed);
 
@@ -320,6 +328,8 @@ pub fn train(
     let whole = InMemDataset::new(vec![whole_item.clone()]);
 
     let model = config.init::<B>(&device);
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     let l1 = |model: &SpiralOde<backend::Backend>| l1(model, &whole_item, &device);
     let initial_l1 = l1(&model.valid());
 

@@ -25,7 +25,9 @@ use ltc_datasets::{
 };
 
 use crate::backend;
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, RunOptions, launch, load_run, prepare_artifacts,
+};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -55,6 +57,16 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
+    /// Checks the training options and sizes before anything is written (the model and the
+    /// data check their own fields when built).
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("ExperimentConfig")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("train_size", self.train_size, 1, MAX_ITEMS)
+            .count("valid_size", self.valid_size, 1, MAX_ITEMS)
+            .finish()
+    }
+
     /// The default run: two layers of 32 liquid neurons on the default sine-frequency task.
     pub fn default_run() -> Self {
         Self::new(
@@ -212,8 +224,7 @@ pub fn train(
 ) -> Result<Report, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
-
+    config.check()?;
     B::seed(&device, config.seed);
     let train = SineFrequencyDataset::new(config.data.clone(), config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
@@ -224,6 +235,8 @@ pub fn train(
     )
     .map_err(|e| run_error("validation data", e))?;
     let model = config.init::<B>(&device)?;
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
         .batch_size(config.batch_size)

@@ -23,7 +23,9 @@ use ltc_wirings::AutoNcp;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
@@ -49,6 +51,16 @@ pub struct SineExperiment {
 }
 
 impl SineExperiment {
+    /// Checks every field before anything is written.
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("SineExperiment")
+            .count("units", self.units, 1, MAX_WIDTH)
+            .count("steps", self.steps, 1, MAX_ITEMS)
+            .positive("learning_rate", self.learning_rate)
+            .positive("clip_norm", self.clip_norm)
+            .finish()
+    }
+
     /// The untrained model: an LTC on AutoNCP(units, 1) over `[sin t, cos t]`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<SineModel<B>, RunError> {
         let wiring = AutoNcp::new(self.units, 1)
@@ -133,9 +145,11 @@ pub fn train(
 ) -> Result<SineReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
+    config.check()?;
     B::seed(&device, config.seed);
     let model = config.init::<B>(&device)?;
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
     let item = sine_quickstart();
     // One epoch of `steps` batches, each the whole sequence: `steps` optimiser steps.
     let train_data = InMemDataset::new(vec![item.clone(); config.steps]);

@@ -30,7 +30,9 @@ use ltc_wirings::{AutoNcp, Random, Wiring};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
-use crate::run::{InferOn, RunOptions, launch, load_run, prepare_artifacts};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+};
 use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The wiring of the LTC.
@@ -71,6 +73,22 @@ pub struct SpiralExperiment {
 }
 
 impl SpiralExperiment {
+    /// Checks the training options, the width and the warm-up before anything is written (the
+    /// data and the wiring check their own fields when built).
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("SpiralExperiment")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("units", self.units, 1, MAX_WIDTH)
+            .count("data.num_points", self.data.num_points, 1, MAX_ITEMS)
+            .count(
+                "warmup",
+                self.warmup,
+                0,
+                self.data.seq_len.saturating_sub(1),
+            )
+            .finish()
+    }
+
     /// The wiring for 4 input features (point and step) and 2 outputs.
     pub fn build_wiring(&self) -> Result<Wiring, RunError> {
         let wiring = match self.wiring {
@@ -269,12 +287,13 @@ pub fn train(
 ) -> Result<SpiralReport, RunError> {
     type B = backend::TrainBackend;
     let device = backend::device();
-    let resume_from = prepare_artifacts(config, artifacts, options)?;
-
+    config.check()?;
     let spiral = Spiral::new(&config.data).map_err(|e| run_error("data", e))?;
     let step_scale = rms_step(spiral.train());
     B::seed(&device, config.seed);
     let model = config.init::<B>(step_scale, &device)?;
+    // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
+    let resume_from = prepare_artifacts(config, artifacts, options)?;
 
     let loader_train = DataLoaderBuilder::new(SeriesBatcher)
         .batch_size(config.batch_size)

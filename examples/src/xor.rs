@@ -23,7 +23,9 @@ use ltc_wirings::FullyConnected;
 
 use crate::backend;
 use crate::embed::{Liquid, LiquidKind};
-use crate::run::{InferOn, check_same_run, last_complete_epoch, load_files};
+use crate::run::{
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, check_same_run, last_complete_epoch, load_files,
+};
 use crate::sequence_classification::{RunError, fraction_correct, run_error, save_config};
 
 /// Everything that defines a run.
@@ -66,6 +68,17 @@ pub struct XorModel<B: Backend> {
 }
 
 impl XorConfig {
+    /// Checks the training options, widths and sizes before anything is written (the data
+    /// checks the number of bits when built).
+    pub fn check(&self) -> Result<(), RunError> {
+        ConfigChecks::new("XorConfig")
+            .training(self.epochs, self.batch_size, self.learning_rate)
+            .count("units", self.units, 1, MAX_WIDTH)
+            .count("train_size", self.train_size, 1, MAX_ITEMS)
+            .count("valid_size", self.valid_size, 1, MAX_ITEMS)
+            .finish()
+    }
+
     /// Builds the model on `device`: a CfC (backbone 32) or an LTC on `FullyConnected(units)`.
     pub fn init<B: Backend>(
         &self,
@@ -156,6 +169,7 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     mut on_epoch: impl FnMut(usize, f64),
 ) -> Result<XorReport, RunError> {
+    config.check()?;
     B::seed(device, config.seed);
     let train = EventXor::new(config.bits, config.train_size, config.seed)
         .map_err(|e| run_error("training data", e))?;
