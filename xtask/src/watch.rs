@@ -8,9 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// How long a test command may print nothing (stdout and stderr together) before the watchdog
-/// calls it hung, unless `XTASK_STALL_MINUTES` says otherwise. The slowest single steps seen
-/// are a cold compile of one crate and one lavapipe test, both a few minutes.
+/// How long a test command may print nothing (stdout and stderr together) once its tests run
+/// before the watchdog calls it hung, unless `XTASK_STALL_MINUTES` says otherwise. The slowest
+/// single tests seen (lavapipe, the f64 child process) take a few minutes. The build before the
+/// first test binary runs is not timed: cargo prints nothing while it compiles and links the
+/// largest test binaries (11 minutes seen on a 2-core machine).
 pub const DEFAULT_STALL_MINUTES: u64 = 20;
 
 /// The stall limit: `XTASK_STALL_MINUTES` (a positive whole number of minutes), or
@@ -113,7 +115,8 @@ fn forward(
 }
 
 /// Runs `command` with its stdout and stderr echoed line by line (stdout lines also handed to
-/// `on_stdout`), and kills it, with every process under it, when it prints nothing for `stall`.
+/// `on_stdout`), and kills it, with every process under it, when it prints nothing for `stall`
+/// after cargo has started running tests (its first `Running …` or `Doc-tests …` line).
 pub fn run_watched(
     command: &mut Command,
     stall: Duration,
@@ -137,8 +140,16 @@ pub fn run_watched(
 
     let mut running = BTreeSet::new();
     let mut stalled = Stall::default();
+    let mut testing = false;
     loop {
-        match receiver.recv_timeout(stall) {
+        let line = if testing {
+            receiver.recv_timeout(stall)
+        } else {
+            receiver
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        };
+        match line {
             Ok(Line::Out(line)) => {
                 println!("{line}");
                 on_stdout(&line);
@@ -151,9 +162,16 @@ pub fn run_watched(
             }
             Ok(Line::Err(line)) => {
                 eprintln!("{line}");
-                if let Some(binary) = line.trim_start().strip_prefix("Running ") {
+                let trimmed = line.trim_start();
+                if let Some(binary) = trimmed.strip_prefix("Running ") {
                     stalled.binary = Some(binary.to_string());
                     running.clear();
+                    testing = true;
+                }
+                if trimmed.starts_with("Doc-tests ") {
+                    stalled.binary = Some(trimmed.to_string());
+                    running.clear();
+                    testing = true;
                 }
                 stalled.last_line = Some(line);
             }
@@ -261,7 +279,7 @@ mod tests {
         // writes its pid down.
         let pid_file = std::env::temp_dir().join(format!("xtask-watch-{}", std::process::id()));
         let script = format!(
-            "echo '     Running tests/hang.rs (target/debug/deps/hang-0)' >&2; \
+            "echo '     Running tests/hang.rs (target/debug/deps/hang-0)' >&2; sleep 0.1; \
              echo 'test slow has been running for over 60 seconds'; \
              echo 'test quick has been running for over 60 seconds'; \
              echo 'test quick ... ok'; \
@@ -305,11 +323,28 @@ mod tests {
     }
 
     #[test]
+    fn the_build_before_the_first_test_binary_is_not_timed() {
+        // Silent for three times the limit while "compiling", then tests that keep talking.
+        let ended = run_watched(
+            Command::new("sh").args([
+                "-c",
+                "echo '   Compiling big v0.1.0' >&2; sleep 2; \
+                 echo '     Running unittests src/lib.rs (deps/big-0)' >&2; \
+                 echo 'test a ... ok'; sleep 0.3; echo 'test b ... ok'",
+            ]),
+            Duration::from_millis(700),
+            |_| {},
+        );
+        assert_eq!(ended, Ended::Exited(true));
+    }
+
+    #[test]
     fn output_on_either_stream_keeps_a_command_alive() {
         let ended = run_watched(
             Command::new("sh").args([
                 "-c",
-                "for i in 1 2 3 4 5 6; do echo $i; sleep 0.2; echo e$i >&2; sleep 0.2; done",
+                "echo '     Running tests/a.rs (deps/a-0)' >&2; \
+                 for i in 1 2 3 4 5 6; do echo $i; sleep 0.2; echo e$i >&2; sleep 0.2; done",
             ]),
             Duration::from_millis(700),
             |_| {},
