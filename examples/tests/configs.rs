@@ -199,19 +199,72 @@ fn bad_values_name_the_config_the_field_and_the_value() {
 /// run.
 #[test]
 fn a_bad_config_leaves_the_earlier_run_alone() {
+    use std::path::Path;
+    type Attempt = Box<dyn Fn(&Path, &RunOptions) -> Result<(), RunError>>;
+    fn attempt<R: 'static, C: 'static>(
+        train: fn(&C, &Path, &RunOptions) -> Result<R, RunError>,
+        config: C,
+    ) -> Attempt {
+        Box::new(move |dir, options| train(&config, dir, options).map(|_| ()))
+    }
+    let attempts: Vec<(&str, Attempt)> = vec![
+        // Caught by the wiring builder when the model is built.
+        (
+            "spiral units 1",
+            attempt(
+                ltc_examples::spiral::train,
+                SpiralExperiment::new(SpiralConfig::new()).with_units(1),
+            ),
+        ),
+        // Caught by the data.
+        (
+            "spiral points 5",
+            attempt(
+                ltc_examples::spiral::train,
+                SpiralExperiment::new(SpiralConfig::new().with_num_points(5)),
+            ),
+        ),
+        (
+            "embed frames 0",
+            attempt(
+                ltc_examples::embed::train,
+                EmbedConfig::new(MovingBlobsConfig::new().with_frames(0)),
+            ),
+        ),
+        // Caught by the checks.
+        (
+            "sequence_classification batch 0",
+            attempt(
+                ltc_examples::sequence_classification::train,
+                ExperimentConfig::default_run().with_batch_size(0),
+            ),
+        ),
+        (
+            "moons noise inf",
+            attempt(
+                ltc_examples::moons::train,
+                MoonsExperiment::new().with_noise(f64::INFINITY),
+            ),
+        ),
+        (
+            "sine lr -1",
+            attempt(
+                ltc_examples::sine::train,
+                SineExperiment::new().with_learning_rate(-1.0),
+            ),
+        ),
+        (
+            "ode_spiral epochs 0",
+            attempt(
+                ltc_examples::ode_spiral::train,
+                OdeSpiralExperiment::new().with_epochs(0),
+            ),
+        ),
+    ];
     let plain = RunOptions::new(Progress::Plain);
-    for (example, attempt) in [
-        ("spiral", 0),
-        ("spiral", 1),
-        ("sequence_classification", 0),
-        ("moons", 0),
-        ("embed", 0),
-        ("sine", 0),
-        ("ode_spiral", 0),
-    ] {
-        let artifacts = ltc_testing::test_dir::<ltc_examples::backend::TrainBackend>(&format!(
-            "{example}{attempt}"
-        ));
+    for (i, (what, train)) in attempts.iter().enumerate() {
+        let artifacts =
+            ltc_testing::test_dir::<ltc_examples::backend::TrainBackend>(&format!("bad{i}"));
         let files = [
             "checkpoint/model-3.mpk",
             "train/epoch-3/Loss.log",
@@ -223,60 +276,14 @@ fn a_bad_config_leaves_the_earlier_run_alone() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, file).unwrap();
         }
-        let err = match (example, attempt) {
-            // Caught by the wiring builder when the model is built.
-            ("spiral", 0) => ltc_examples::spiral::train(
-                &SpiralExperiment::new(SpiralConfig::new()).with_units(1),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            // Caught by the data.
-            ("spiral", _) => ltc_examples::spiral::train(
-                &SpiralExperiment::new(SpiralConfig::new().with_num_points(5)),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            ("sequence_classification", _) => ltc_examples::sequence_classification::train(
-                &ExperimentConfig::default_run().with_batch_size(0),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            ("moons", _) => ltc_examples::moons::train(
-                &MoonsExperiment::new().with_noise(f64::INFINITY),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            ("embed", _) => ltc_examples::embed::train(
-                &EmbedConfig::new(MovingBlobsConfig::new().with_frames(0)),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            ("sine", _) => ltc_examples::sine::train(
-                &SineExperiment::new().with_learning_rate(-1.0),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-            _ => ltc_examples::ode_spiral::train(
-                &OdeSpiralExperiment::new().with_epochs(0),
-                &artifacts,
-                &plain,
-            )
-            .map(|_| ()),
-        }
-        .expect_err(example);
+        let err = train(&artifacts, &plain).expect_err(what);
         for file in files {
             assert_eq!(
                 std::fs::read_to_string(artifacts.join(file))
                     .ok()
                     .as_deref(),
                 Some(file),
-                "{example}: {file} was touched by a run that failed with: {err}"
+                "{what}: {file} was touched by a run that failed with: {err}"
             );
         }
     }
