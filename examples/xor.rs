@@ -42,7 +42,7 @@ struct Args {
     /// Validation streams.
     #[arg(long, default_value_t = 1024)]
     valid_size: usize,
-    /// Adam's learning rate.
+    /// Adam's learning rate, annealed along a half cosine to 5 % of it by the last epoch.
     #[arg(long, default_value_t = 5e-3)]
     lr: f64,
     /// Which models to train.

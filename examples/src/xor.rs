@@ -49,7 +49,7 @@ pub struct XorConfig {
     /// Streams per batch.
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Adam's learning rate.
+    /// Adam's learning rate (the first epoch's; see [`XorConfig::learning_rate_at`]).
     #[config(default = 5e-3)]
     pub learning_rate: f64,
     /// Seed of the weights, the data and the batch order.
@@ -68,6 +68,15 @@ pub struct XorModel<B: Backend> {
 }
 
 impl XorConfig {
+    /// The learning rate of `epoch` (from 1): `learning_rate` annealed along a half cosine to
+    /// 5 % of it in the last epoch. At a constant rate Adam's last epochs can jump out of a
+    /// solved XOR (seen: 99.9 % after epoch 19, 91.7 % after epoch 20).
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        let progress = (epoch.saturating_sub(1)) as f64 / (self.epochs.max(2) - 1) as f64;
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());
+        self.learning_rate * (0.05 + 0.95 * cosine)
+    }
+
     /// Checks the training options, widths and sizes before anything is written (the data
     /// checks the number of bits when built).
     pub fn check(&self) -> Result<(), RunError> {
@@ -233,10 +242,11 @@ pub fn train<B: AutodiffBackend>(
 
     let start = Instant::now();
     for epoch in resumed_from.unwrap_or(0) + 1..=config.epochs {
+        let lr = config.learning_rate_at(epoch);
         for batch in loader.iter() {
             let loss = loss_fn.forward(model.forward(&batch), batch.targets.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
+            model = optim.step(lr, model, grads);
         }
         let accuracy = accuracy(&model.valid(), &valid, config.batch_size, device);
         on_epoch(epoch, accuracy);
