@@ -71,6 +71,15 @@ impl XorConfig {
     /// The learning rate of `epoch` (from 1): `learning_rate` annealed along a half cosine to
     /// 5 % of it in the last epoch. At a constant rate Adam's last epochs can jump out of a
     /// solved XOR (seen: 99.9 % after epoch 19, 91.7 % after epoch 20).
+    ///
+    /// ```
+    /// let config = ltc_examples::xor::XorConfig::new().with_epochs(20);
+    /// assert!((config.learning_rate_at(1) - 5e-3).abs() < 1e-12);
+    /// assert!((config.learning_rate_at(20) - 2.5e-4).abs() < 1e-12);
+    /// assert!(config.learning_rate_at(10) < config.learning_rate_at(9));
+    /// // Epochs past the schedule (a resume to fewer epochs) stay at the floor.
+    /// assert_eq!(config.learning_rate_at(25), config.learning_rate_at(20));
+    /// ```
     pub fn learning_rate_at(&self, epoch: usize) -> f64 {
         let progress = (epoch.saturating_sub(1)) as f64 / (self.epochs.max(2) - 1) as f64;
         let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());

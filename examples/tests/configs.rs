@@ -57,13 +57,9 @@ fn parse_and_check(name: &str, json: &str) -> Result<(), String> {
     }
 }
 
+/// `config` with the field at the dotted `field` path (`data.num_points`) set to `value`, as JSON.
 fn with(mut config: Value, field: &str, value: Value) -> String {
-    let mut at = &mut config;
-    let path: Vec<&str> = field.split('.').collect();
-    for key in &path[..path.len() - 1] {
-        at = &mut at[*key];
-    }
-    at[path[path.len() - 1]] = value;
+    set_leaf(&mut config, &format!("/{}", field.replace('.', "/")), value);
     config.to_string()
 }
 
@@ -334,7 +330,7 @@ fn random_configs_parse_and_check_without_panicking() {
             let path = rng.pick(&leaves);
             let value = if rng.below(4) == 0 {
                 // A neighbour of the current value: mostly still valid.
-                match leaf(&config, &path).as_f64() {
+                match config.pointer(&path).and_then(Value::as_f64) {
                     Some(x) => Value::from((x * (rng.next() * 2.0)).round()),
                     None => rng.pick(&pool),
                 }
@@ -376,10 +372,6 @@ fn collect_leaves(value: &Value, path: String, out: &mut Vec<String>) {
         }
         _ => out.push(path),
     }
-}
-
-fn leaf<'a>(value: &'a Value, path: &str) -> &'a Value {
-    value.pointer(path).unwrap()
 }
 
 fn set_leaf(value: &mut Value, path: &str, new: Value) {

@@ -254,12 +254,10 @@ fn a_killed_run_resumes_and_finishes() {
         }
     }
     // … and every epoch has a line per batch in each of its logs, under its own number.
-    let batches = |split: &str| {
-        let size = match split {
-            "train" => killable(1).train_size,
-            _ => killable(1).valid_size,
-        };
-        size.div_ceil(killable(1).batch_size)
+    let run = killable(1);
+    let batches = |split: &str| match split {
+        "train" => run.train_size.div_ceil(run.batch_size),
+        _ => run.valid_size.div_ceil(run.batch_size),
     };
     for split in ["train", "valid"] {
         for epoch in 1..=second + 1 {

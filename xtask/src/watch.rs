@@ -162,14 +162,13 @@ pub fn run_watched(
             }
             Ok(Line::Err(line)) => {
                 eprintln!("{line}");
+                // `Running tests/x.rs (deps/x-…)` or `Doc-tests crate`: a test binary starts.
                 let trimmed = line.trim_start();
-                if let Some(binary) = trimmed.strip_prefix("Running ") {
+                let binary = trimmed
+                    .strip_prefix("Running ")
+                    .or_else(|| trimmed.starts_with("Doc-tests ").then_some(trimmed));
+                if let Some(binary) = binary {
                     stalled.binary = Some(binary.to_string());
-                    running.clear();
-                    testing = true;
-                }
-                if trimmed.starts_with("Doc-tests ") {
-                    stalled.binary = Some(trimmed.to_string());
                     running.clear();
                     testing = true;
                 }
