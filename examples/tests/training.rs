@@ -292,9 +292,9 @@ fn repro_run(artifacts: &std::path::Path) -> ltc_examples::spiral::SpiralReport 
 /// Set in the child process of [`the_same_seed_trains_bit_identically`]: its artifacts folder.
 const REPRO_CHILD_DIR: &str = "LTC_REPRO_TEST_ARTIFACTS";
 
-/// Every parameter value of the model saved in `artifacts`, as bits, in module order.
-fn saved_weights(artifacts: &std::path::Path) -> Vec<u64> {
-    use burn::module::{Module, ModuleVisitor, Param};
+/// Every parameter value of `model`, as bits, in module order.
+fn weight_bits<M: burn::module::Module<ltc_examples::backend::Backend>>(model: &M) -> Vec<u64> {
+    use burn::module::{ModuleVisitor, Param};
     use burn::tensor::{Tensor, backend::Backend};
     struct Bits(Vec<u64>);
     impl<B: Backend> ModuleVisitor<B> for Bits {
@@ -303,21 +303,67 @@ fn saved_weights(artifacts: &std::path::Path) -> Vec<u64> {
             self.0.extend(values.iter().map(|v| v.to_bits()));
         }
     }
-    let (_, model) = ltc_examples::run::load_run(
-        artifacts,
-        |config: &ltc_examples::spiral::SpiralExperiment, device| config.init(1.0, device),
-    )
-    .unwrap();
     let mut bits = Bits(Vec::new());
     model.visit(&mut bits);
     bits.0
 }
 
+/// Every parameter value of the spiral model saved in `artifacts`, as bits.
+fn saved_weights(artifacts: &std::path::Path) -> Vec<u64> {
+    let (_, model) = ltc_examples::run::load_run(
+        artifacts,
+        |config: &ltc_examples::spiral::SpiralExperiment, device| config.init(1.0, device),
+    )
+    .unwrap();
+    weight_bits(&model)
+}
+
+/// Runs this test binary again, filtered to `test`, with `env_var` set to `artifacts`: a
+/// process that trains nothing else (Burn's backend generator, seeded by each run, is global
+/// to a process: a training test running beside it in the same process would draw from it too).
+/// `threads`: `RAYON_NUM_THREADS` for the child (`None`: rayon's default).
+fn spawn_repro_child(
+    test: &str,
+    env_var: &str,
+    artifacts: &std::path::Path,
+    threads: Option<&str>,
+) -> std::process::Child {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([test, "--exact"])
+        .env(env_var, artifacts)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    match threads {
+        Some(n) => command.env("RAYON_NUM_THREADS", n),
+        None => command.env_remove("RAYON_NUM_THREADS"),
+    };
+    command.spawn().expect("cannot start the child")
+}
+
+/// Trains the same run twice at once, in two children of [`spawn_repro_child`] (one on one
+/// rayon thread, one on rayon's default: results must not depend on it), and fails with a
+/// child's output if it failed.
+fn twin_repro_runs(test: &str, env_var: &str, first: &std::path::Path, second: &std::path::Path) {
+    let children = [
+        spawn_repro_child(test, env_var, first, None),
+        spawn_repro_child(test, env_var, second, Some("1")),
+    ];
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a run failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// The same seed gives bit-identical loss curves and final weights on ndarray, across
-/// processes and thread counts: the test trains a spiral model while a second process (this
-/// test binary again, on one thread) trains the same one, at the same time; then per-epoch losses, every logged batch loss, every
-/// saved weight and the saved models' predictions (validation set and new data) are compared
-/// bit for bit.
+/// processes and thread counts: two processes (this test binary again, one on one rayon thread)
+/// train the same spiral model at the same time; then per-epoch losses, every logged batch
+/// loss, every saved weight and the saved models' predictions (validation set and new data) are
+/// compared bit for bit.
 #[test]
 fn the_same_seed_trains_bit_identically() {
     if let Some(artifacts) = std::env::var_os(REPRO_CHILD_DIR) {
@@ -328,24 +374,14 @@ fn the_same_seed_trains_bit_identically() {
         return;
     }
     let (first, second) = (dir("repro-first"), dir("repro-second"));
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["the_same_seed_trains_bit_identically", "--exact"])
-        .env(REPRO_CHILD_DIR, &second)
-        // One thread there, rayon's default here: the result must not depend on it.
-        .env("RAYON_NUM_THREADS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cannot start the child");
-    let a = repro_run(&first);
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the second run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    twin_repro_runs(
+        "the_same_seed_trains_bit_identically",
+        REPRO_CHILD_DIR,
+        &first,
+        &second,
     );
     assert_eq!(
-        epoch_bits(&a.epochs),
+        std::fs::read_to_string(first.join("epochs.txt")).unwrap(),
         std::fs::read_to_string(second.join("epochs.txt")).unwrap(),
         "per-epoch (train, valid) losses differ between the two processes"
     );
@@ -378,4 +414,84 @@ fn epoch_bits(epochs: &[(f64, f64)]) -> String {
         .iter()
         .map(|(train, valid)| format!("{:016x} {:016x}\n", train.to_bits(), valid.to_bits()))
         .collect()
+}
+
+/// Set in the child process of [`the_xor_loop_trains_bit_identically`]: its artifacts folder.
+const XOR_CHILD_DIR: &str = "LTC_XOR_REPRO_TEST_ARTIFACTS";
+
+/// A short `xor` run of both models (the example's own Adam loop, not the Learner; its
+/// cross-entropy loss and the LTC's denominator put divisions and logarithms in every backward
+/// pass); returns each model's per-epoch validation accuracies as bits, one model per line.
+fn xor_repro_run(artifacts: &std::path::Path) -> String {
+    use ltc_examples::backend::{TrainBackend, device};
+    use ltc_examples::embed::LiquidKind;
+    use ltc_examples::xor::{XorConfig, train};
+    let config = XorConfig::new()
+        .with_epochs(3)
+        .with_train_size(512)
+        .with_valid_size(256);
+    [LiquidKind::Cfc, LiquidKind::Ltc]
+        .into_iter()
+        .map(|kind| {
+            let report =
+                train::<TrainBackend>(&config, kind, artifacts, false, &device(), |_, _| {})
+                    .unwrap();
+            let bits: Vec<String> = report
+                .valid_accuracy
+                .iter()
+                .map(|a| format!("{:016x}", a.to_bits()))
+                .collect();
+            format!("{kind:?} {}\n", bits.join(" "))
+        })
+        .collect()
+}
+
+/// The same seed gives bit-identical results from the `xor` example's own training loop too,
+/// across processes and thread counts: every saved weight of the CfC and the LTC and their
+/// per-epoch validation accuracies. (Before the workspace patched macerator — see
+/// vendor/macerator/PATCHED.md — two runs parted at the first optimiser step: burn-ndarray's
+/// `recip`, in the backward pass of the loss's logarithm, depended on buffer addresses.)
+#[test]
+fn the_xor_loop_trains_bit_identically() {
+    use ltc_burn::persist::{CONFIG_FILE, MODEL_FILE};
+    use ltc_examples::embed::LiquidKind;
+    use ltc_examples::xor::{XorConfig, model_dir};
+    if let Some(artifacts) = std::env::var_os(XOR_CHILD_DIR) {
+        let artifacts = std::path::Path::new(&artifacts);
+        let accuracies = xor_repro_run(artifacts);
+        std::fs::write(artifacts.join("accuracies.txt"), accuracies).unwrap();
+        return;
+    }
+    let (first, second) = (dir("xor-repro-first"), dir("xor-repro-second"));
+    twin_repro_runs(
+        "the_xor_loop_trains_bit_identically",
+        XOR_CHILD_DIR,
+        &first,
+        &second,
+    );
+    assert_eq!(
+        std::fs::read_to_string(first.join("accuracies.txt")).unwrap(),
+        std::fs::read_to_string(second.join("accuracies.txt")).unwrap(),
+        "per-epoch validation accuracies differ between the two processes"
+    );
+    for kind in [LiquidKind::Cfc, LiquidKind::Ltc] {
+        let weights = |artifacts: &std::path::Path| {
+            let (_, model) = ltc_examples::run::load_files(
+                &artifacts.join(CONFIG_FILE),
+                &model_dir(artifacts, kind).join(MODEL_FILE),
+                |config: &XorConfig, device| config.init(kind, device),
+            )
+            .unwrap();
+            weight_bits(&model)
+        };
+        let a = weights(&first);
+        assert!(a.len() > 100, "{kind:?}: {} weights", a.len());
+        let b = weights(&second);
+        let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        assert!(
+            differ == 0,
+            "{kind:?}: {differ} of {} saved weights differ between the two processes",
+            a.len()
+        );
+    }
 }

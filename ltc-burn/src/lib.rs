@@ -52,6 +52,8 @@ pub mod ode;
 pub mod optim;
 mod param;
 pub mod persist;
+#[cfg(test)]
+mod reproducibility_tests;
 mod sequence;
 mod shape;
 #[cfg(test)]
