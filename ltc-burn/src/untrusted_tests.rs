@@ -270,7 +270,13 @@ fn damaged_model_files_are_errors_naming_the_file() {
 /// is an error naming the file, or (a flipped value) a checkpoint that loads; never a panic.
 #[test]
 fn damaged_pytorch_files_are_errors_naming_the_file() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/ncps/pt/ltc_fc6_sine.pt");
+    // The checkout cargo runs in (see `ltc_parity::default_dir`).
+    let fixture = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
+        .join("../fixtures/ncps/pt/ltc_fc6_sine.pt");
     let dir = scratch("pytorch");
     let path = dir.join("damaged.pt");
     let mut refused = 0;

@@ -37,8 +37,15 @@ use serde_json::Value;
 pub mod checkpoint;
 
 /// The project's copy of the ncps fixtures (`fixtures/ncps` at the workspace root).
+///
+/// The root is that of the checkout cargo is running in: every package of the workspace lies
+/// one level below it, and cargo sets `CARGO_MANIFEST_DIR` for what it runs. The path compiled
+/// into this crate is only the fallback: CI shares one target folder between clones, and cargo
+/// reuses a test binary built in another clone when the sources match, so a compiled-in path
+/// can name a clone that has since been deleted.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .join("..")
         .join("fixtures")
         .join("ncps")

@@ -8,11 +8,14 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/wirings.json"
-    ))
-    .expect("tests/fixtures/wirings.json");
+    // The package folder cargo names at run time: a binary reused from another clone (CI shares
+    // its target folder) would otherwise read that clone's fixtures, if it still exists.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    let text = std::fs::read_to_string(package.join("tests/fixtures/wirings.json"))
+        .expect("tests/fixtures/wirings.json");
     serde_json::from_str(&text).unwrap()
 }
 

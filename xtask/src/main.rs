@@ -169,8 +169,18 @@ fn parse_test_args(args: &[String]) -> Result<(Vec<Backend>, bool), String> {
     Ok((backends, lint))
 }
 
+/// The workspace of the checkout `cargo xtask` was started in. Cargo sets `CARGO_MANIFEST_DIR`
+/// for the programs it runs; the path compiled in is only the fallback: CI shares one target
+/// folder between clones, and a binary built in another clone (cargo reuses it when the sources
+/// match) would otherwise work in that clone's folder, or in one that no longer exists.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    workspace_root_from(std::env::var_os("CARGO_MANIFEST_DIR"))
+}
+
+/// [`workspace_root`] given the run's `CARGO_MANIFEST_DIR`, if set.
+fn workspace_root_from(manifest_dir: Option<OsString>) -> PathBuf {
+    manifest_dir
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
@@ -570,6 +580,20 @@ fn gpu_environment() -> Vec<(&'static str, OsString)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The checkout `cargo run` names wins over the one the binary was compiled in (CI shares
+    /// the target folder between clones: a binary reused from another clone once made every
+    /// lint and test command fail in a folder that no longer existed).
+    #[test]
+    fn the_workspace_is_the_running_checkout() {
+        assert_eq!(
+            workspace_root_from(Some("/elsewhere/clone/xtask".into())),
+            Path::new("/elsewhere/clone")
+        );
+        let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert_eq!(workspace_root_from(None), compiled);
+        assert!(compiled.join("Cargo.toml").is_file());
+    }
 
     #[test]
     fn parses_libtest_result_lines() {
