@@ -289,9 +289,6 @@ fn repro_run(artifacts: &std::path::Path) -> ltc_examples::spiral::SpiralReport 
     ltc_examples::spiral::train(&config, artifacts, &RunOptions::new(Progress::Plain)).unwrap()
 }
 
-/// Set in the child process of [`the_same_seed_trains_bit_identically`]: its artifacts folder.
-const REPRO_CHILD_DIR: &str = "LTC_REPRO_TEST_ARTIFACTS";
-
 /// Every parameter value of `model`, as bits, in module order.
 fn weight_bits<M: burn::module::Module<ltc_examples::backend::Backend>>(model: &M) -> Vec<u64> {
     use burn::module::{ModuleVisitor, Param};
@@ -318,37 +315,38 @@ fn saved_weights(artifacts: &std::path::Path) -> Vec<u64> {
     weight_bits(&model)
 }
 
-/// Runs this test binary again, filtered to `test`, with `env_var` set to `artifacts`: a
-/// process that trains nothing else (Burn's backend generator, seeded by each run, is global
-/// to a process: a training test running beside it in the same process would draw from it too).
-/// `threads`: `RAYON_NUM_THREADS` for the child (`None`: rayon's default).
-fn spawn_repro_child(
-    test: &str,
-    env_var: &str,
-    artifacts: &std::path::Path,
-    threads: Option<&str>,
-) -> std::process::Child {
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([test, "--exact"])
-        .env(env_var, artifacts)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    match threads {
-        Some(n) => command.env("RAYON_NUM_THREADS", n),
-        None => command.env_remove("RAYON_NUM_THREADS"),
-    };
-    command.spawn().expect("cannot start the child")
-}
+/// Set in the children of [`twin_repro_runs`]: the folder that child trains into (each child
+/// runs only its own test, so one name serves every test).
+const REPRO_CHILD_DIR: &str = "LTC_REPRO_TEST_ARTIFACTS";
 
-/// Trains the same run twice at once, in two children of [`spawn_repro_child`] (one on one
-/// rayon thread, one on rayon's default: results must not depend on it), and fails with a
-/// child's output if it failed.
-fn twin_repro_runs(test: &str, env_var: &str, first: &std::path::Path, second: &std::path::Path) {
-    let children = [
-        spawn_repro_child(test, env_var, first, None),
-        spawn_repro_child(test, env_var, second, Some("1")),
-    ];
+/// A reproducibility test as two processes. In a child (where [`REPRO_CHILD_DIR`] is set), runs
+/// `train` on that folder and returns `None`. Otherwise starts this test binary twice at once,
+/// filtered to `test`, one child on one rayon thread and one on rayon's default (results must
+/// not depend on it); each child trains nothing else (Burn's backend generator, seeded by each
+/// run, is global to a process: a training test running beside it would draw from it too).
+/// Fails with a child's output if it failed; returns both children's folders.
+fn twin_repro_runs(
+    test: &str,
+    train: impl FnOnce(&std::path::Path),
+) -> Option<[std::path::PathBuf; 2]> {
+    if let Some(artifacts) = std::env::var_os(REPRO_CHILD_DIR) {
+        train(std::path::Path::new(&artifacts));
+        return None;
+    }
+    let dirs = [dir(&format!("{test}-1")), dir(&format!("{test}-2"))];
+    let children = [(&dirs[0], None), (&dirs[1], Some("1"))].map(|(artifacts, threads)| {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([test, "--exact"])
+            .env(REPRO_CHILD_DIR, artifacts)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        match threads {
+            Some(n) => command.env("RAYON_NUM_THREADS", n),
+            None => command.env_remove("RAYON_NUM_THREADS"),
+        };
+        command.spawn().expect("cannot start the child")
+    });
     for child in children {
         let output = child.wait_with_output().unwrap();
         assert!(
@@ -357,6 +355,7 @@ fn twin_repro_runs(test: &str, env_var: &str, first: &std::path::Path, second: &
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    Some(dirs)
 }
 
 /// The same seed gives bit-identical loss curves and final weights on ndarray, across
@@ -366,20 +365,13 @@ fn twin_repro_runs(test: &str, env_var: &str, first: &std::path::Path, second: &
 /// compared bit for bit.
 #[test]
 fn the_same_seed_trains_bit_identically() {
-    if let Some(artifacts) = std::env::var_os(REPRO_CHILD_DIR) {
-        // The child: train, and leave the per-epoch losses as bits.
-        let artifacts = std::path::Path::new(&artifacts);
-        let report = repro_run(artifacts);
-        std::fs::write(artifacts.join("epochs.txt"), epoch_bits(&report.epochs)).unwrap();
+    let Some([first, second]) = twin_repro_runs("the_same_seed_trains_bit_identically", |dir| {
+        // Leave the per-epoch losses as bits.
+        let report = repro_run(dir);
+        std::fs::write(dir.join("epochs.txt"), epoch_bits(&report.epochs)).unwrap();
+    }) else {
         return;
-    }
-    let (first, second) = (dir("repro-first"), dir("repro-second"));
-    twin_repro_runs(
-        "the_same_seed_trains_bit_identically",
-        REPRO_CHILD_DIR,
-        &first,
-        &second,
-    );
+    };
     assert_eq!(
         std::fs::read_to_string(first.join("epochs.txt")).unwrap(),
         std::fs::read_to_string(second.join("epochs.txt")).unwrap(),
@@ -415,9 +407,6 @@ fn epoch_bits(epochs: &[(f64, f64)]) -> String {
         .map(|(train, valid)| format!("{:016x} {:016x}\n", train.to_bits(), valid.to_bits()))
         .collect()
 }
-
-/// Set in the child process of [`the_xor_loop_trains_bit_identically`]: its artifacts folder.
-const XOR_CHILD_DIR: &str = "LTC_XOR_REPRO_TEST_ARTIFACTS";
 
 /// A short `xor` run of both models (the example's own Adam loop, not the Learner; its
 /// cross-entropy loss and the LTC's denominator put divisions and logarithms in every backward
@@ -456,19 +445,11 @@ fn the_xor_loop_trains_bit_identically() {
     use ltc_burn::persist::{CONFIG_FILE, MODEL_FILE};
     use ltc_examples::embed::LiquidKind;
     use ltc_examples::xor::{XorConfig, model_dir};
-    if let Some(artifacts) = std::env::var_os(XOR_CHILD_DIR) {
-        let artifacts = std::path::Path::new(&artifacts);
-        let accuracies = xor_repro_run(artifacts);
-        std::fs::write(artifacts.join("accuracies.txt"), accuracies).unwrap();
+    let Some([first, second]) = twin_repro_runs("the_xor_loop_trains_bit_identically", |dir| {
+        std::fs::write(dir.join("accuracies.txt"), xor_repro_run(dir)).unwrap();
+    }) else {
         return;
-    }
-    let (first, second) = (dir("xor-repro-first"), dir("xor-repro-second"));
-    twin_repro_runs(
-        "the_xor_loop_trains_bit_identically",
-        XOR_CHILD_DIR,
-        &first,
-        &second,
-    );
+    };
     assert_eq!(
         std::fs::read_to_string(first.join("accuracies.txt")).unwrap(),
         std::fs::read_to_string(second.join("accuracies.txt")).unwrap(),
