@@ -7,7 +7,9 @@
 //! affine mappings).
 //! - train: forward + MSE against a fixed random target + backward + Adam(lr 1e-3) step;
 //! - fwd: forward only, without autodiff;
-//! - step B=1: one `Ltc::step` on a `[1, 8]` input carrying the state (streaming latency).
+//! - step B=1: one `Ltc::step` on a `[1, 8]` input carrying the state (streaming latency);
+//! - stepper B=1: the same step through the layer's prepared stepper (`Ltc::stepper`,
+//!   `Cfc::stepper`: parameters read once, slices in and out), where the layer has one.
 //!
 //! Each (model, threads) pair runs in a fresh process of this program (`--worker`), so thread
 //! pools and peak memory are per measurement, as the peer's are.
@@ -21,12 +23,12 @@ use burn::backend::wgpu::{CubeBackend, WgpuDevice, WgpuRuntime};
 use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::cubecl::Runtime;
 use burn::module::AutodiffModule;
-use burn::module::{Module, ModuleDisplay};
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use ltc_burn::cfc::{CfcConfig, CfcCore, CfcLayer, CfcState, WiredCfcConfig};
+use ltc_burn::cfc::{CfcCell, CfcConfig, CfcLayer, CfcState, WiredCfcCell, WiredCfcConfig};
 use ltc_burn::ltc::{Ltc, LtcConfig, LtcState};
 use ltc_burn::on_compute_pool;
 use ltc_wirings::{AutoNcp, FullyConnected, Wiring};
@@ -95,7 +97,7 @@ ltc-bench [--backend ndarray|wgpu|wgpu-fusion] [--threads 1 2] [--models NAME...
           [--warmup N] [--batch N] [--seq N] [--peer PYTHON BENCH_NCPS_PY] [--peer-device cpu|cuda]
           [--no-ode] [--scale]
 
-Times the train step, forward and B=1 step on the ncps peer's workloads (batch 32, seq 64,
+Times the train step, forward, B=1 step and B=1 prepared stepper on the ncps peer's workloads (batch 32, seq 64,
 input 8 unless --batch/--seq) and prints them next to ncps's published CPU numbers. With --peer,
 also runs bench_ncps.py's worker for each (model, threads) in the same invocation (on
 --peer-device) and prints measured ratios and both processes' peak memory. Models: ltc_fc32
@@ -131,12 +133,20 @@ fn kind(model: &str) -> Kind {
     }
 }
 
-/// What the bench needs of a sequence layer: a whole-sequence forward and one streaming step.
+/// One streaming step of a prepared stepper on a `[1, input]` input.
+type StepFn = Box<dyn FnMut(&[f32])>;
+
+/// What the bench needs of a sequence layer: a whole-sequence forward, one streaming step, and
+/// where the layer has one, its prepared stepper.
 trait Timed<B: Backend>: Module<B> {
     type State;
     fn width(&self) -> usize;
     fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3>;
     fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State);
+    /// The layer's prepared B=1 stepper ([`Ltc::stepper`], [`ltc_burn::Cfc::stepper`]).
+    fn stepper(&self) -> Option<StepFn> {
+        None
+    }
 }
 
 impl<B: Backend> Timed<B> for Ltc<B> {
@@ -150,20 +160,46 @@ impl<B: Backend> Timed<B> for Ltc<B> {
     fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State) {
         self.step(x, state, None)
     }
+    fn stepper(&self) -> Option<StepFn> {
+        let mut stepper = self.stepper::<f32>(1).expect("batch 1");
+        Some(Box::new(move |x| {
+            stepper.step(x, None).expect("a [1, input] input");
+        }))
+    }
 }
 
-impl<B: Backend, C: CfcCore<B> + ModuleDisplay> Timed<B> for CfcLayer<B, C> {
-    type State = CfcState<B>;
-    fn width(&self) -> usize {
-        self.output_size()
-    }
-    fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.forward(x, None, None).0
-    }
-    fn step1(&self, x: Tensor<B, 2>, state: Option<Self::State>) -> (Tensor<B, 2>, Self::State) {
-        self.step(x, state, None)
-    }
+/// `Timed` for a CfC layer; `$stepper` says whether it has a prepared stepper.
+macro_rules! timed_cfc {
+    ($cell:ident, $stepper:expr) => {
+        impl<B: Backend> Timed<B> for CfcLayer<B, $cell<B>> {
+            type State = CfcState<B>;
+            fn width(&self) -> usize {
+                self.output_size()
+            }
+            fn sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+                self.forward(x, None, None).0
+            }
+            fn step1(
+                &self,
+                x: Tensor<B, 2>,
+                state: Option<Self::State>,
+            ) -> (Tensor<B, 2>, Self::State) {
+                self.step(x, state, None)
+            }
+            fn stepper(&self) -> Option<StepFn> {
+                $stepper(self)
+            }
+        }
+    };
 }
+
+timed_cfc!(CfcCell, |cfc: &CfcLayer<B, CfcCell<B>>| -> Option<StepFn> {
+    let mut stepper = cfc.stepper::<f32>(1).expect("batch 1");
+    Some(Box::new(move |x| {
+        stepper.step(x, None).expect("a [1, input] input");
+    }))
+});
+timed_cfc!(WiredCfcCell, |_| None);
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -288,6 +324,25 @@ where
         }
     }
 
+    // Streaming through the prepared stepper: batch 1, state carried.
+    let x1_values: Vec<f32> = x1
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("f32");
+    let stepper = inner.stepper().map(|mut stepper| {
+        let mut times = Vec::new();
+        for i in 0..220 {
+            let t = Instant::now();
+            stepper(&x1_values);
+            if i >= 20 {
+                times.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        median(times)
+    });
+
     // Training steps.
     let (train, anon_peak) = with_anon_peak(|| {
         let mut optim = AdamConfig::new().init::<B, M>();
@@ -313,6 +368,7 @@ where
         "train_median_ms": median(train),
         "fwd_median_ms": median(fwd),
         "step_b1_median_us": median(step),
+        "stepper_b1_median_us": stepper,
         "rss_after_build_mib": rss_after_build,
         "anon_after_build_mib": anon_after_build,
         "anon_peak_train_mib": anon_peak,
@@ -625,7 +681,7 @@ fn main() -> ExitCode {
         }
     );
     println!(
-        "\n{:<34} {:>3} | {:>9} {:>9} {:>9} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>9} {:>9}",
+        "\n{:<34} {:>3} | {:>9} {:>9} {:>9} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>8} {:>8} {:>8} {:>6} | {:>10} {:>6} | {:>9} {:>9}",
         "model",
         "thr",
         "train ms",
@@ -639,6 +695,8 @@ fn main() -> ExitCode {
         "step µs",
         "ncps ref",
         "ncps now",
+        "×",
+        "stepper µs",
         "×",
         "mem MiB",
         "ncps MiB",
@@ -682,6 +740,7 @@ fn main() -> ExitCode {
             let (a, b, c, d) = cols("train_median_ms", reference[0]);
             let (e, g, h, i) = cols("fwd_median_ms", reference[1]);
             let (j, k, l, m) = cols("step_b1_median_us", reference[2]);
+            let (sj, _, _, sm) = cols("stepper_b1_median_us", reference[2]);
             let opt = |v: f64, digits: usize| {
                 if v.is_nan() {
                     "-".to_string()
@@ -698,7 +757,7 @@ fn main() -> ExitCode {
                 )
             };
             println!(
-                "{:<34} {:>3} | {a:>9.1} {:>9} {:>9} {:>5}× | {e:>8.1} {:>8} {:>8} {:>5}× | {j:>8.0} {:>8} {:>8} {:>5}× | {:>9} {:>9}",
+                "{:<34} {:>3} | {a:>9.1} {:>9} {:>9} {:>5}× | {e:>8.1} {:>8} {:>8} {:>5}× | {j:>8.0} {:>8} {:>8} {:>5}× | {:>10} {:>5}× | {:>9} {:>9}",
                 label,
                 if t == 0 {
                     "gpu".to_string()
@@ -714,6 +773,8 @@ fn main() -> ExitCode {
                 opt(k, 0),
                 opt(l, 0),
                 opt(m, 1),
+                opt(sj, 1),
+                opt(sm, 1),
                 opt(mem, 0),
                 opt(peer_mem, 0),
             );

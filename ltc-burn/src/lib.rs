@@ -56,17 +56,20 @@ pub mod persist;
 mod reproducibility_tests;
 mod sequence;
 mod shape;
+pub mod stepper;
+#[cfg(test)]
+mod stepper_tests;
 #[cfg(test)]
 mod untrusted_tests;
 pub mod wiring;
 
 pub use cfc::{
-    Cfc, CfcCell, CfcCellConfig, CfcConfig, CfcMode, CfcState, WiredCfc, WiredCfcConfig,
+    Cfc, CfcCell, CfcCellConfig, CfcConfig, CfcMode, CfcState, CfcStepper, WiredCfc, WiredCfcConfig,
 };
 pub use error::ConfigError;
 pub use liquid::{
     LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,
     LiquidStackConfig, LiquidState,
 };
-pub use ltc::{Ltc, LtcCell, LtcCellConfig, LtcConfig, LtcState, Mapping, Positivity};
+pub use ltc::{Ltc, LtcCell, LtcCellConfig, LtcConfig, LtcState, LtcStepper, Mapping, Positivity};
 pub use sequence::on_compute_pool;

@@ -273,7 +273,7 @@ impl<B: Backend> CfcCell<B> {
     /// kernel where it has one (ndarray in f32 and f64, with or without autodiff: one
     /// operation per sequence whose backward pass is one node), the default; `false` runs the
     /// cell step by step on the plain tensor path, the reference the kernel is tested against.
-    /// The kernel covers every mode and backbone depth, and every activation but GELU;
+    /// The kernel covers every mode, backbone depth and activation;
     /// backbone dropout while training also takes the plain path.
     pub fn with_fused(self, fused: bool) -> Self {
         Self { fused, ..self }
@@ -393,7 +393,7 @@ impl<B: Backend> CfcCell<B> {
 
     /// The states after every step of a whole sequence, `[batch, seq, hidden]`, from the fused
     /// kernel, where the backend has one and it covers this cell (every mode; any backbone
-    /// depth; every activation but GELU; no dropout while training); `None` otherwise.
+    /// depth and activation; no dropout while training); `None` otherwise.
     ///
     /// `x` is `[batch, seq, input]`, `h0` `[batch, hidden]`, `timespans` `[batch, seq]`, all
     /// checked by the caller.
@@ -406,33 +406,15 @@ impl<B: Backend> CfcCell<B> {
         if !self.fused || !fused::has_fused::<B>() {
             return None;
         }
-        let act = match self.activation {
-            Activation::LecunTanh => fused::cpu::Act::LecunTanh,
-            Activation::Silu => fused::cpu::Act::Silu,
-            Activation::Relu => fused::cpu::Act::Relu,
-            Activation::Tanh => fused::cpu::Act::Tanh,
-            Activation::Gelu => return None,
-        };
         let drops = self.dropout.prob > 0.0
             && B::ad_enabled(&x.device())
             && self.backbone.len() > self.first_dropout_layer;
         if drops {
             return None;
         }
-        let mode = match self.mode {
-            CfcMode::Default => fused::cpu::Mode::Gated,
-            CfcMode::NoGate => fused::cpu::Mode::NoGate,
-            CfcMode::Pure => fused::cpu::Mode::Pure,
-        };
-        let [batch, seq, inputs] = x.dims();
-        let dims = fused::cpu::Dims {
-            batch,
-            seq,
-            inputs,
-            hidden: self.hidden_size(),
-            units: self.backbone.first().map_or(0, |l| l.weight.dims()[1]),
-            layers: self.backbone.len(),
-        };
+        let (mode, act) = self.kernel_kind();
+        let [batch, seq, _] = x.dims();
+        let dims = self.kernel_dims(batch, seq);
         fused::run(fused::FusedCfc {
             x: x.clone(),
             h0: h0.clone(),
@@ -444,9 +426,38 @@ impl<B: Backend> CfcCell<B> {
         })
     }
 
+    /// The closed form and the backbone activation, as the CPU kernels name them.
+    pub(crate) fn kernel_kind(&self) -> (fused::cpu::Mode, fused::cpu::Act) {
+        let mode = match self.mode {
+            CfcMode::Default => fused::cpu::Mode::Gated,
+            CfcMode::NoGate => fused::cpu::Mode::NoGate,
+            CfcMode::Pure => fused::cpu::Mode::Pure,
+        };
+        let act = match self.activation {
+            Activation::LecunTanh => fused::cpu::Act::LecunTanh,
+            Activation::Silu => fused::cpu::Act::Silu,
+            Activation::Relu => fused::cpu::Act::Relu,
+            Activation::Tanh => fused::cpu::Act::Tanh,
+            Activation::Gelu => fused::cpu::Act::Gelu,
+        };
+        (mode, act)
+    }
+
+    /// The CPU kernels' sizes for `batch` sequences of `seq` steps.
+    pub(crate) fn kernel_dims(&self, batch: usize, seq: usize) -> fused::cpu::Dims {
+        fused::cpu::Dims {
+            batch,
+            seq,
+            inputs: self.input_size(),
+            hidden: self.hidden_size(),
+            units: self.backbone.first().map_or(0, |l| l.weight.dims()[1]),
+            layers: self.backbone.len(),
+        }
+    }
+
     /// The parameters as the fused kernel applies them: the heads' weights masked as
     /// [`head`](Self::head) masks them, missing biases as zeros.
-    fn fused_params(&self, mode: fused::cpu::Mode) -> Option<fused::Params<B>> {
+    pub(crate) fn fused_params(&self, mode: fused::cpu::Mode) -> Option<fused::Params<B>> {
         let bias = |linear: &Linear<B>| match &linear.bias {
             Some(b) => b.val(),
             None => Tensor::zeros([linear.weight.dims()[1]], &linear.weight.device()),

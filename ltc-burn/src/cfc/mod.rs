@@ -9,6 +9,8 @@
 //! - [`Cfc`] and [`WiredCfc`]: the sequence layers (ncps's `CfC`), with per-sample elapsed
 //!   times, an output projection, mixed memory, batch- or sequence-first inputs and a one-step
 //!   API.
+//! - [`CfcStepper`]: a [`Cfc`] layer prepared for streaming inference on the CPU
+//!   ([`Cfc::stepper`]).
 //!
 //! Where ncps 1.0.1 has a bug, the default here is the fix, and
 //! [`CfcCellConfig::ncps_compat`] restores ncps's behaviour: backbone dropout applies after
@@ -20,11 +22,13 @@
 mod cell;
 mod fused;
 mod layer;
+mod stepper;
 mod wired;
 
 pub use crate::memory::MixedMemory;
 pub use cell::{Activation, CfcCell, CfcCellConfig, CfcMode};
 pub use layer::{Cfc, CfcConfig, CfcCore, CfcLayer, CfcState, WiredCfc, WiredCfcConfig};
+pub use stepper::{CfcStepCell, CfcStepper};
 pub use wired::{WiredCfcCell, WiredCfcCellConfig, WiredVariant};
 
 #[cfg(test)]

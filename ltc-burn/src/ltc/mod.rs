@@ -9,17 +9,20 @@
 //! - [`fused`]: the whole unfold loop of a sequence as one operation, fused on ndarray (with a
 //!   backward pass that recomputes the synapse activations); the layers use it by default
 //!   where the backend has it, the plain tensor path elsewhere.
+//! - [`LtcStepper`]: a layer prepared for streaming inference on the CPU ([`Ltc::stepper`]).
 
 mod cell;
 pub mod fused;
 mod layer;
 mod positive;
+mod stepper;
 
 pub use crate::memory::MixedMemory;
 pub use cell::{LtcCell, LtcCellConfig, LtcField, MIN_ELAPSED, MIN_EPSILON, Mapping};
 pub use fused::{SynapseTensors, UnfoldParams};
 pub use layer::{Ltc, LtcConfig, LtcState};
 pub use positive::{PositiveParam, Positivity};
+pub use stepper::{LtcStepCell, LtcStepper};
 
 #[cfg(test)]
 mod tests;

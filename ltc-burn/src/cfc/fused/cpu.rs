@@ -14,15 +14,12 @@
 //! for every step at once, before the loop; so do, in the backward pass, the input gradients
 //! and every weight gradient. Only the state-side products stay in the loop.
 
-use crate::ltc::fused::cpu::{Real, Separate, exp_f32};
+use crate::ltc::fused::cpu::{Isa, Real, Separate, isa};
+use crate::stepper::row_times;
 
-/// The float types of the kernel: [`Real`] with a matrix product and `tanh`/`exp`.
+/// The float types of the kernel: [`Real`] with a matrix product.
 #[allow(unsafe_code)] // matrixmultiply's raw-pointer API; `gemm` is the safe wrapper.
 pub(crate) trait Float: Real {
-    /// `tanh(x)`.
-    fn tanh(x: Self) -> Self;
-    /// `eˣ` for `x ≤ 0`.
-    fn exp_neg(x: Self) -> Self;
     /// `C ← α·A·B + β·C` on strided matrices (matrixmultiply's `sgemm`/`dgemm`).
     ///
     /// # Safety
@@ -66,42 +63,11 @@ macro_rules! gemm_raw {
 
 #[allow(unsafe_code)]
 impl Float for f32 {
-    #[inline(always)]
-    #[allow(clippy::excessive_precision)] // Cephes' coefficients, as published.
-    fn tanh(x: Self) -> Self {
-        // Cephes' tanhf, branch-free so that loops over it vectorise: a polynomial below
-        // |x| = 0.625, 1 − 2/(e^(2|x|) + 1) above (with the sign put back).
-        let ax = x.abs();
-        let z = x * x;
-        let small = ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z
-            + 1.333_144_2e-1)
-            * z
-            - 3.333_328_2e-1)
-            * z
-            * x
-            + x;
-        let e = exp_f32((-2.0 * ax).max(-87.0));
-        let large = (1.0 - e) / (1.0 + e);
-        let large = if x < 0.0 { -large } else { large };
-        if ax < 0.625 { small } else { large }
-    }
-    #[inline(always)]
-    fn exp_neg(x: Self) -> Self {
-        exp_f32(x)
-    }
     gemm_raw!(sgemm);
 }
 
 #[allow(unsafe_code)]
 impl Float for f64 {
-    #[inline(always)]
-    fn tanh(x: Self) -> Self {
-        x.tanh()
-    }
-    #[inline(always)]
-    fn exp_neg(x: Self) -> Self {
-        x.exp()
-    }
     gemm_raw!(dgemm);
 }
 
@@ -207,12 +173,14 @@ pub(crate) enum Act {
     Relu,
     /// `tanh(x)`.
     Tanh,
+    /// `x·(1 + erf(x/√2))/2`, the exact GELU.
+    Gelu,
 }
 
 impl Act {
     /// `post = act(pre)`, elementwise; one loop per activation, so that each vectorises.
-    fn apply<F: Float>(self, pre: &[F], post: &mut [F]) {
-        fn each<F: Float>(pre: &[F], post: &mut [F], f: impl Fn(F) -> F) {
+    fn apply<F: Real>(self, pre: &[F], post: &mut [F]) {
+        fn each<F: Real>(pre: &[F], post: &mut [F], f: impl Fn(F) -> F) {
             for (y, x) in post.iter_mut().zip(pre) {
                 *y = f(*x);
             }
@@ -222,11 +190,12 @@ impl Act {
             Act::Silu => each(pre, post, |x| Act::Silu.value(x)),
             Act::Relu => each(pre, post, |x| Act::Relu.value(x)),
             Act::Tanh => each(pre, post, |x| Act::Tanh.value(x)),
+            Act::Gelu => each(pre, post, |x| Act::Gelu.value(x)),
         }
     }
 
     #[inline(always)]
-    fn value<F: Float>(self, x: F) -> F {
+    fn value<F: Real>(self, x: F) -> F {
         match self {
             Act::LecunTanh => F::from_f64(1.7159) * F::tanh(F::from_f64(0.666) * x),
             Act::Silu => x * F::sigmoid::<Separate>(x),
@@ -238,12 +207,16 @@ impl Act {
                 }
             }
             Act::Tanh => F::tanh(x),
+            Act::Gelu => {
+                let half = F::from_f64(0.5);
+                half * x * (F::ONE + F::erf(x * F::from_f64(core::f64::consts::FRAC_1_SQRT_2)))
+            }
         }
     }
 
     /// The derivative at `x`, where the activation's value is `y`.
     #[inline(always)]
-    fn derivative<F: Float>(self, x: F, y: F) -> F {
+    fn derivative<F: Real>(self, x: F, y: F) -> F {
         match self {
             Act::LecunTanh => {
                 let t = y / F::from_f64(1.7159);
@@ -261,6 +234,14 @@ impl Act {
                 }
             }
             Act::Tanh => F::ONE - y * y,
+            Act::Gelu => {
+                // Φ(x) + x·φ(x).
+                let half = F::from_f64(0.5);
+                let cdf =
+                    half * (F::ONE + F::erf(x * F::from_f64(core::f64::consts::FRAC_1_SQRT_2)));
+                let pdf = F::exp_neg(-half * x * x) * F::from_f64(0.398_942_280_401_432_7);
+                cdf + x * pdf
+            }
         }
     }
 }
@@ -543,16 +524,121 @@ pub(crate) fn forward<F: Float>(p: &Problem<'_, F>) -> Forward<F> {
     }
 }
 
+/// A cell prepared for streaming, one sample and one step at a time ([`crate::cfc::CfcStepper`]):
+/// the parameters laid out by [`Layout`], and scratch space for the layers.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared<F> {
+    dims: Dims,
+    mode: Mode,
+    act: Act,
+    layout: Layout,
+    theta: Vec<F>,
+    /// `[x, h]`, each backbone layer's pre-activations and activations, the heads, `h'`.
+    z: Vec<F>,
+    pre: Vec<F>,
+    post: Vec<F>,
+    heads: Vec<F>,
+    next: Vec<F>,
+    isa: Isa,
+}
+
+impl<F: Real> Prepared<F> {
+    /// `dims` gives the sizes (its `batch` and `seq` are not read); `theta` is laid out by
+    /// [`Layout`].
+    ///
+    /// # Panics
+    /// If `theta` has the wrong length.
+    pub(crate) fn new(dims: Dims, mode: Mode, act: Act, theta: Vec<F>) -> Self {
+        let layout = Layout::new(dims, mode);
+        assert_eq!(theta.len(), layout.len, "cfc step: theta");
+        let zeros = |len| vec![F::ZERO; len];
+        Prepared {
+            z: zeros(dims.inputs + dims.hidden),
+            pre: zeros(dims.units),
+            post: zeros(dims.units),
+            heads: zeros(mode.heads() * dims.hidden),
+            next: zeros(dims.hidden),
+            dims,
+            mode,
+            act,
+            layout,
+            theta,
+            isa: isa(),
+        }
+    }
+
+    /// One step of one sample: `x` its input, `h` its state (updated in place), `dt` the
+    /// elapsed time.
+    ///
+    /// # Panics
+    /// If a length does not match.
+    pub(crate) fn step(&mut self, x: &[F], h: &mut [F], dt: F) {
+        assert_eq!(x.len(), self.dims.inputs, "cfc step: x");
+        assert_eq!(h.len(), self.dims.hidden, "cfc step: h");
+        // SAFETY (both): `isa` is supported: it is what `isa()` chose for this CPU.
+        #[allow(unsafe_code)]
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { step_avx512(self, x, h, dt) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { step_avx2(self, x, h, dt) },
+            _ => step_one(self, x, h, dt),
+        }
+    }
+}
+
+/// [`Prepared::step`]'s work: `z₀ = [x, h]`, each layer one pass over its weight rows
+/// ([`row_times`]), the closed form.
+#[inline(always)]
+fn step_one<F: Real>(p: &mut Prepared<F>, x: &[F], h: &mut [F], dt: F) {
+    let Prepared {
+        dims,
+        mode,
+        act,
+        layout,
+        theta,
+        z,
+        pre,
+        post,
+        heads,
+        next,
+        ..
+    } = p;
+    let s = dims.inputs;
+    z[..s].copy_from_slice(x);
+    z[s..].copy_from_slice(h);
+    let mut input: &[F] = z;
+    for (k, layer) in layout.dense.iter().enumerate() {
+        let w = &theta[layer.w..layer.w + layer.d_in * layer.d_out];
+        let b = &theta[layer.b..layer.b + layer.d_out];
+        if k == dims.layers {
+            row_times(input, w, Some(b), heads);
+        } else {
+            row_times(input, w, Some(b), pre);
+            act.apply(pre, post);
+            input = post;
+        }
+    }
+    closed_form(*mode, layout, theta, heads, dt, next);
+    h.copy_from_slice(next);
+}
+
+macro_rules! step_for {
+    ($features:literal, $name:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name<F: Real>(p: &mut Prepared<F>, x: &[F], h: &mut [F], dt: F) {
+            step_one(p, x, h, dt);
+        }
+    };
+}
+
+step_for!("avx2,fma", step_avx2);
+step_for!("avx512f,avx2,fma", step_avx512);
+
 /// One sample's new state from its heads.
 #[inline(always)]
-fn closed_form<F: Float>(
-    mode: Mode,
-    layout: &Layout,
-    theta: &[F],
-    row: &[F],
-    dt: F,
-    out: &mut [F],
-) {
+fn closed_form<F: Real>(mode: Mode, layout: &Layout, theta: &[F], row: &[F], dt: F, out: &mut [F]) {
     let h = out.len();
     match mode {
         Mode::Pure => {

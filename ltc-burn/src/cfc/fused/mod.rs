@@ -77,7 +77,7 @@ impl<B: Backend> Params<B> {
     }
 
     /// One vector laid out by [`cpu::Layout`], by tensor operations (differentiable).
-    fn flat(self) -> Tensor<B, 1> {
+    pub(crate) fn flat(self) -> Tensor<B, 1> {
         let flat = |t: Tensor<B, 2>| t.reshape([-1]);
         let mut parts = Vec::with_capacity(2 * self.backbone.len() + 4);
         for (w, b) in self.backbone {

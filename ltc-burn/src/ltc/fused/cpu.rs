@@ -77,6 +77,13 @@ pub trait Real:
     fn sigmoid<M: MulAdd>(z: Self) -> Self;
     /// `a·b + c`, rounded once.
     fn fused_mul_add(a: Self, b: Self, c: Self) -> Self;
+    /// `tanh(x)`; branch-free in `f32` (Cephes' `tanhf`, within 2 ulp) so that loops over it
+    /// vectorise.
+    fn tanh(x: Self) -> Self;
+    /// `eˣ` for `x ≤ 0` ([`exp_f32`] in `f32`).
+    fn exp_neg(x: Self) -> Self;
+    /// The error function (libm's `erf`, in `f64`).
+    fn erf(x: Self) -> Self;
     /// Whether `z` is below the sigmoid's clamp (its gradient there is 0).
     #[inline(always)]
     fn clamped(z: Self) -> bool {
@@ -101,6 +108,34 @@ impl Real for f32 {
     fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
         a.mul_add(b, c)
     }
+    #[inline(always)]
+    #[allow(clippy::excessive_precision)] // Cephes' coefficients, as published.
+    fn tanh(x: Self) -> Self {
+        // Cephes' tanhf, branch-free so that loops over it vectorise: a polynomial below
+        // |x| = 0.625, 1 − 2/(e^(2|x|) + 1) above (with the sign put back).
+        let ax = x.abs();
+        let z = x * x;
+        let small = ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z
+            + 1.333_144_2e-1)
+            * z
+            - 3.333_328_2e-1)
+            * z
+            * x
+            + x;
+        let e = exp_f32((-2.0 * ax).max(-87.0));
+        let large = (1.0 - e) / (1.0 + e);
+        let large = if x < 0.0 { -large } else { large };
+        if ax < 0.625 { small } else { large }
+    }
+    #[inline(always)]
+    fn exp_neg(x: Self) -> Self {
+        exp_f32(x)
+    }
+    #[inline(always)]
+    fn erf(x: Self) -> Self {
+        // In f64, as burn-ndarray's `erf`.
+        libm::erf(f64::from(x)) as f32
+    }
 }
 
 impl Real for f64 {
@@ -117,6 +152,18 @@ impl Real for f64 {
     #[inline(always)]
     fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
         a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn tanh(x: Self) -> Self {
+        x.tanh()
+    }
+    #[inline(always)]
+    fn exp_neg(x: Self) -> Self {
+        x.exp()
+    }
+    #[inline(always)]
+    fn erf(x: Self) -> Self {
+        libm::erf(x)
     }
 }
 
@@ -243,6 +290,13 @@ pub struct SynapseParams<'a, F> {
     pub mu: &'a [F],
     /// Reversal potential.
     pub erev: &'a [F],
+}
+
+impl<'a, F> SynapseParams<'a, F> {
+    /// The parameters held as `[w, sigma, mu, erev]`.
+    pub fn from_arrays([w, sigma, mu, erev]: &'a [Vec<F>; 4]) -> Self {
+        SynapseParams { w, sigma, mu, erev }
+    }
 }
 
 /// Lanes the inner loops work in: rows are padded to a multiple of it, so that every inner
@@ -451,6 +505,7 @@ pub struct Gradients<F> {
 }
 
 /// Per-sample scratch space.
+#[derive(Debug, Clone)]
 struct Scratch<F> {
     num_f: Vec<F>,
     den_f: Vec<F>,
@@ -512,6 +567,61 @@ fn accumulate<F: Real, M: MulAdd>(
     }
 }
 
+/// The per-neuron constants of the unfold loop.
+#[derive(Debug, Clone, Copy)]
+struct Leak<'a, F> {
+    gleak: &'a [F],
+    gleak_vleak: &'a [F],
+    epsilon: F,
+    unfolds: usize,
+}
+
+/// One input step of one sample: the sensory sums once, then `unfolds` updates of `v` (`units`
+/// values) in place. `saved`, when given, receives the potentials before every unfold and every
+/// unfold's denominator (`[unfolds, units]` each).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_sample<F: Real, M: MulAdd>(
+    rec: &Packed<F>,
+    sen: &Packed<F>,
+    leak: &Leak<'_, F>,
+    cm_t: &[F],
+    x: &[F],
+    v: &mut [F],
+    scratch: &mut Scratch<F>,
+    mut saved: Option<(&mut [F], &mut [F])>,
+) {
+    let n = v.len();
+    let Scratch {
+        num_f,
+        den_f,
+        num,
+        den,
+        row,
+    } = scratch;
+    for j in 0..n {
+        num_f[j] = leak.gleak_vleak[j];
+        den_f[j] = cm_t[j] + leak.gleak[j] + leak.epsilon;
+    }
+    accumulate::<F, M>(sen, x, num_f, den_f, row);
+    for k in 0..leak.unfolds {
+        if let Some((saved_v, _)) = saved.as_mut() {
+            saved_v[k * n..(k + 1) * n].copy_from_slice(v);
+        }
+        for j in 0..n {
+            num[j] = cm_t[j] * v[j] + num_f[j];
+            den[j] = den_f[j];
+        }
+        accumulate::<F, M>(rec, v, num, den, row);
+        for j in 0..n {
+            v[j] = num[j] / den[j];
+        }
+        if let Some((_, saved_den)) = saved.as_mut() {
+            saved_den[k * n..(k + 1) * n].copy_from_slice(&den[..n]);
+        }
+    }
+}
+
 /// One sample's forward pass over the whole sequence.
 #[inline(always)]
 fn forward_sample<F: Real, M: MulAdd>(
@@ -524,37 +634,113 @@ fn forward_sample<F: Real, M: MulAdd>(
     saved_den: &mut [F],
 ) {
     let (n, s, k_max) = (p.units, p.inputs, p.unfolds);
+    let leak = Leak {
+        gleak: p.gleak,
+        gleak_vleak: p.gleak_vleak,
+        epsilon: p.epsilon,
+        unfolds: k_max,
+    };
     let mut scratch = Scratch::new(padded(n));
     let mut v = p.v0[b * n..(b + 1) * n].to_vec();
     for t in 0..p.seq {
-        let cm_t = p.cm_t_at(b, t);
         let x = &p.x[(b * p.seq + t) * s..(b * p.seq + t + 1) * s];
-        let Scratch {
-            num_f,
-            den_f,
-            num,
-            den,
-            row,
-        } = &mut scratch;
-        for j in 0..n {
-            num_f[j] = p.gleak_vleak[j];
-            den_f[j] = cm_t[j] + p.gleak[j] + p.epsilon;
-        }
-        accumulate::<F, M>(sen, x, num_f, den_f, row);
-        for k in 0..k_max {
-            let at = (t * k_max + k) * n;
-            saved_v[at..at + n].copy_from_slice(&v);
-            for j in 0..n {
-                num[j] = cm_t[j] * v[j] + num_f[j];
-                den[j] = den_f[j];
-            }
-            accumulate::<F, M>(rec, &v, num, den, row);
-            for j in 0..n {
-                v[j] = num[j] / den[j];
-            }
-            saved_den[at..at + n].copy_from_slice(&den[..n]);
-        }
+        let at = t * k_max * n..(t + 1) * k_max * n;
+        let saved = (&mut saved_v[at.clone()], &mut saved_den[at]);
+        step_sample::<F, M>(
+            rec,
+            sen,
+            &leak,
+            p.cm_t_at(b, t),
+            x,
+            &mut v,
+            &mut scratch,
+            Some(saved),
+        );
         out_v[t * n..(t + 1) * n].copy_from_slice(&v);
+    }
+}
+
+/// The unfold loop prepared for streaming, one input step at a time: the parameters packed
+/// once (what [`forward`] does at every call), and the scratch space kept.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared<F> {
+    units: usize,
+    inputs: usize,
+    unfolds: usize,
+    rec: Packed<F>,
+    sen: Packed<F>,
+    gleak: Vec<F>,
+    gleak_vleak: Vec<F>,
+    epsilon: F,
+    scratch: Scratch<F>,
+    isa: Isa,
+}
+
+impl<F: Real> Prepared<F> {
+    /// Packs the parameters of `p` (its `batch`, `seq`, `x`, `v0` and `cm_t` are not read).
+    ///
+    /// # Panics
+    /// If a parameter's length does not match the sizes (naming it).
+    pub(crate) fn new(p: &Problem<'_, F>) -> Self {
+        Problem {
+            batch: 0,
+            seq: 0,
+            x: &[],
+            v0: &[],
+            cm_t: p.gleak,
+            ..*p
+        }
+        .check();
+        let n = p.units;
+        Prepared {
+            units: n,
+            inputs: p.inputs,
+            unfolds: p.unfolds,
+            rec: Packed::new(&p.recurrent, p.recurrent_synapses, n, n),
+            sen: Packed::new(&p.sensory, p.sensory_synapses, p.inputs, n),
+            gleak: p.gleak.to_vec(),
+            gleak_vleak: p.gleak_vleak.to_vec(),
+            epsilon: p.epsilon,
+            scratch: Scratch::new(padded(n)),
+            isa: isa(),
+        }
+    }
+
+    /// One input step of one sample: `x` its mapped input (`inputs` values), `cm_t` its
+    /// `cm / (Δt / K)` (`units` values), `v` its potentials, updated in place.
+    ///
+    /// # Panics
+    /// If a length does not match.
+    pub(crate) fn step(&mut self, x: &[F], cm_t: &[F], v: &mut [F]) {
+        assert_eq!(x.len(), self.inputs, "fused LTC step: x");
+        assert_eq!(cm_t.len(), self.units, "fused LTC step: cm_t");
+        assert_eq!(v.len(), self.units, "fused LTC step: v");
+        let Prepared {
+            rec,
+            sen,
+            gleak,
+            gleak_vleak,
+            epsilon,
+            unfolds,
+            scratch,
+            isa,
+            ..
+        } = self;
+        let leak = Leak {
+            gleak,
+            gleak_vleak,
+            epsilon: *epsilon,
+            unfolds: *unfolds,
+        };
+        // SAFETY (both): `isa` is supported: it is what `isa()` chose for this CPU.
+        #[allow(unsafe_code)]
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { step_sample_avx512(rec, sen, &leak, cm_t, x, v, scratch) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { step_sample_avx2(rec, sen, &leak, cm_t, x, v, scratch) },
+            _ => step_sample::<F, Separate>(rec, sen, &leak, cm_t, x, v, scratch, None),
+        }
     }
 }
 
@@ -835,7 +1021,7 @@ pub fn isa() -> Isa {
 /// Copies of the per-sample loops compiled for one instruction set (the generic code is
 /// inlined into each).
 macro_rules! compiled_for {
-    ($features:literal, $forward:ident, $backward:ident) => {
+    ($features:literal, $forward:ident, $backward:ident, $step:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         fn $forward<F: Real>(
@@ -866,14 +1052,34 @@ macro_rules! compiled_for {
         ) {
             backward_sample::<F, Fused>(p, rec, sen, fwd, b, gout, grads, gx, gv0);
         }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $step<F: Real>(
+            rec: &Packed<F>,
+            sen: &Packed<F>,
+            leak: &Leak<'_, F>,
+            cm_t: &[F],
+            x: &[F],
+            v: &mut [F],
+            scratch: &mut Scratch<F>,
+        ) {
+            step_sample::<F, Fused>(rec, sen, leak, cm_t, x, v, scratch, None);
+        }
     };
 }
 
-compiled_for!("avx2,fma", forward_sample_avx2, backward_sample_avx2);
+compiled_for!(
+    "avx2,fma",
+    forward_sample_avx2,
+    backward_sample_avx2,
+    step_sample_avx2
+);
 compiled_for!(
     "avx512f,avx2,fma",
     forward_sample_avx512,
-    backward_sample_avx512
+    backward_sample_avx512,
+    step_sample_avx512
 );
 
 /// The forward pass: potentials after every step plus what [`backward`] needs.

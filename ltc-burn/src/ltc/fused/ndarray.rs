@@ -123,9 +123,6 @@ impl<F: NdFloat> Owned<F> {
 
     fn problem(&self) -> Problem<'_, F> {
         let [batch, seq, inputs, units, unfolds] = self.sizes;
-        fn params<F>([w, sigma, mu, erev]: &[Vec<F>; 4]) -> SynapseParams<'_, F> {
-            SynapseParams { w, sigma, mu, erev }
-        }
         Problem {
             batch,
             seq,
@@ -135,9 +132,9 @@ impl<F: NdFloat> Owned<F> {
             x: &self.x,
             v0: &self.v0,
             cm_t: &self.cm_t,
-            recurrent: params(&self.recurrent),
+            recurrent: SynapseParams::from_arrays(&self.recurrent),
             recurrent_synapses: &self.recurrent_synapses,
-            sensory: params(&self.sensory),
+            sensory: SynapseParams::from_arrays(&self.sensory),
             sensory_synapses: &self.sensory_synapses,
             gleak: &self.gleak,
             gleak_vleak: &self.gleak_vleak,

@@ -1,0 +1,304 @@
+//! The prepared steppers against the layers' own `step` on the plain tensor path: outputs and states over several steps,
+//! on every backend the parameters come from, for every mapping, wiring kind, mode,
+//! activation, mixed memory, projection, elapsed times (zero and negative ones included),
+//! batch 1 and more; and their errors, which leave the state as it was.
+
+use burn::module::Param;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor, TensorData};
+use ltc_testing::{assert_close, backend_tests, is_f64, values};
+use ltc_wirings::{AutoNcp, FullyConnected, Random};
+
+use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode, CfcState};
+use crate::ltc::{LtcCellConfig, LtcConfig, LtcState, Mapping};
+use crate::stepper::{StepError, StepFloat};
+
+/// Steps per comparison.
+const STEPS: usize = 4;
+
+fn tol<B: Backend>() -> f64 {
+    if is_f64::<B>() { 1e-10 } else { 2e-5 }
+}
+
+/// `STEPS` inputs `[batch, input]` and elapsed times `[batch]` (one of them 0 and one
+/// negative when `odd_times`).
+fn inputs<B: Backend>(
+    batch: usize,
+    input: usize,
+    odd_times: bool,
+    device: &B::Device,
+) -> Vec<(Tensor<B, 2>, Option<Tensor<B, 1>>)> {
+    (0..STEPS)
+        .map(|t| {
+            let x = Tensor::random([batch, input], Distribution::Normal(0.0, 1.0), device);
+            let dt = odd_times.then(|| {
+                let mut dt: Vec<f64> = (0..batch).map(|b| 0.3 + 0.4 * b as f64).collect();
+                if t == 1 {
+                    dt[0] = 0.0;
+                }
+                if t == 2 {
+                    dt[batch - 1] = -1.0;
+                }
+                Tensor::from_data(TensorData::new(dt, [batch]), device)
+            });
+            (x, dt)
+        })
+        .collect()
+}
+
+/// One step's outputs and state (and memory `c`), the stepper's against the layer's.
+fn compare<B: Backend, F: StepFloat>(
+    what: &str,
+    got: &[F],
+    want: Tensor<B, 2>,
+    ours: (Tensor<B, 2>, Option<Tensor<B, 2>>),
+    theirs: (Tensor<B, 2>, Option<Tensor<B, 2>>),
+) {
+    let got: Vec<f64> = got.iter().map(|v| v.to_f64()).collect();
+    assert_close(what, &got, &values(want), tol::<B>(), tol::<B>());
+    assert_close(
+        what,
+        &values(ours.0),
+        &values(theirs.0),
+        tol::<B>(),
+        tol::<B>(),
+    );
+    assert_eq!(ours.1.is_some(), theirs.1.is_some(), "{what}: memory");
+    if let (Some(ours), Some(theirs)) = (ours.1, theirs.1) {
+        assert_close(what, &values(ours), &values(theirs), tol::<B>(), tol::<B>());
+    }
+}
+
+/// A tensor's values in `F`.
+fn slice<B: Backend, F: StepFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+    crate::stepper::read(t)
+}
+
+fn random<B: Backend, const D: usize>(
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Uniform(0.5, 1.5),
+        device,
+    ))
+}
+
+fn ltc_case<B: Backend, F: StepFloat>(
+    what: &str,
+    config: LtcConfig,
+    batch: usize,
+    odd_times: bool,
+    device: &B::Device,
+) {
+    let mut ltc = config.init::<B>(device).unwrap();
+    // Mappings away from their identity start.
+    let (s, m) = (ltc.input_size(), ltc.output_size());
+    let cell = &mut ltc.cell;
+    cell.input_w = cell.input_w.take().map(|_| random([s], device));
+    cell.input_b = cell.input_b.take().map(|_| random([s], device));
+    cell.output_w = cell.output_w.take().map(|_| random([m], device));
+    cell.output_b = cell.output_b.take().map(|_| random([m], device));
+    let mut stepper = ltc.stepper::<F>(batch).unwrap();
+    // Against the plain tensor path: the reference, independent of the CPU kernel.
+    let ltc = ltc.with_fused(false);
+    let mut state = None;
+    for (t, (x, dt)) in inputs::<B>(batch, s, odd_times, device)
+        .into_iter()
+        .enumerate()
+    {
+        let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
+        let (y, next) = ltc.step(x, state, dt);
+        let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
+        let LtcState { v, c } = stepper.to_state::<B>(device);
+        let want = (next.v.clone(), next.c.clone());
+        compare(&format!("{what}, step {t}"), &got, y, (v, c), want);
+        state = Some(next);
+    }
+}
+
+fn ltc_stepper_equals_step<B: Backend>(device: &B::Device) {
+    if is_f64::<B>() {
+        ltc_cases::<B, f64>(device);
+    } else {
+        ltc_cases::<B, f32>(device);
+    }
+}
+
+fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
+    B::seed(device, 41);
+    let fc = FullyConnected::new(5).build(3).unwrap();
+    let ncp = AutoNcp::new(8, 2).build(3).unwrap();
+    let random = Random {
+        output_dim: 2,
+        seed: 7,
+        ..Random::new(6, 0.5)
+    }
+    .build(2)
+    .unwrap();
+    let cell = |wiring| LtcCellConfig::new(wiring);
+    let cases = [
+        ("FC, affine", LtcConfig::new(cell(fc.clone())), 1, false),
+        (
+            "AutoNCP, linear, elapsed",
+            LtcConfig::new(cell(ncp.clone()).with_input_mapping(Mapping::Linear)),
+            3,
+            true,
+        ),
+        (
+            "Random, identity, 3 unfolds",
+            LtcConfig::new(
+                cell(random)
+                    .with_input_mapping(Mapping::Identity)
+                    .with_output_mapping(Mapping::Identity)
+                    .with_ode_unfolds(3),
+            ),
+            2,
+            false,
+        ),
+        (
+            "AutoNCP, mixed memory, elapsed",
+            LtcConfig::new(cell(ncp)).with_mixed_memory(true),
+            2,
+            true,
+        ),
+    ];
+    for (what, config, batch, odd_times) in cases {
+        ltc_case::<B, F>(what, config, batch, odd_times, device);
+    }
+}
+
+fn cfc_stepper_equals_step<B: Backend>(device: &B::Device) {
+    if is_f64::<B>() {
+        cfc_cases::<B, f64>(device);
+    } else {
+        cfc_cases::<B, f32>(device);
+    }
+}
+
+fn cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
+    B::seed(device, 43);
+    use Activation::*;
+    use CfcMode::*;
+    // (mode, activation, backbone layers, projection, mixed memory, batch, elapsed)
+    let cases = [
+        (Default, LecunTanh, 1, None, false, 1, false),
+        (Default, Gelu, 2, Some(2), false, 3, true),
+        (NoGate, Silu, 0, None, true, 2, true),
+        (Pure, Relu, 1, Some(3), false, 2, true),
+        (Default, Tanh, 1, None, true, 1, false),
+    ];
+    for (i, (mode, act, layers, proj, memory, batch, odd_times)) in cases.into_iter().enumerate() {
+        let what = format!("CfC case {i} ({mode:?}, {act:?})");
+        let cell = CfcCellConfig::new(3, 5)
+            .with_mode(mode)
+            .with_activation(act)
+            .with_backbone_layers(layers)
+            .with_backbone_units(7)
+            .with_ncps_compat(mode == Pure);
+        let cfc = CfcConfig::new(cell)
+            .with_proj_size(proj)
+            .with_mixed_memory(memory)
+            .init::<B>(device)
+            .unwrap();
+        let mut stepper = cfc.stepper::<F>(batch).unwrap();
+        let cfc = cfc.with_fused(false);
+        let mut state = None;
+        for (t, (x, dt)) in inputs::<B>(batch, 3, odd_times, device)
+            .into_iter()
+            .enumerate()
+        {
+            // CfC takes elapsed times as they are: keep them positive.
+            let dt = dt.map(|dt| dt.abs().add_scalar(0.1));
+            let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
+            let (y, next) = cfc.step(x, state, dt);
+            let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
+            let CfcState { h, c } = stepper.to_state::<B>(device);
+            let want = (next.h.clone(), next.c.clone());
+            compare(&format!("{what}, step {t}"), &got, y, (h, c), want);
+            state = Some(next);
+        }
+    }
+}
+
+backend_tests! {
+    ltc_stepper_equals_step,
+    cfc_stepper_equals_step,
+}
+
+#[test]
+fn bad_input_is_named_and_changes_nothing() {
+    use burn::backend::NdArray;
+    let device = Default::default();
+    let ltc = LtcConfig::new(LtcCellConfig::new(AutoNcp::new(8, 2).build(3).unwrap()))
+        .init::<NdArray>(&device)
+        .unwrap();
+    assert_eq!(
+        ltc.stepper::<f32>(0).unwrap_err(),
+        StepError::ZeroBatch {
+            context: "Ltc::stepper"
+        }
+    );
+    let mut stepper = ltc.stepper::<f32>(2).unwrap();
+    stepper.step(&[0.5; 6], None).unwrap();
+    let before = stepper.state().to_vec();
+    let err = stepper.step(&[0.5; 5], None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LtcStepper::step: x has 5 values, expected 6 (batch 2 × input 3)"
+    );
+    let err = stepper.step(&[0.5; 6], Some(&[1.0])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LtcStepper::step: elapsed has 1 values, expected 2 (batch 2)"
+    );
+    let err = stepper.step(&[0.5; 6], Some(&[1.0, f32::NAN])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LtcStepper::step: elapsed[1] = NaN: must be a finite time (0 or less holds the state)"
+    );
+    let err = stepper.set_state(&[0.0; 15], None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LtcStepper::set_state: state has 15 values, expected 16 (batch 2 × units 8)"
+    );
+    let err = stepper.set_state(&[0.0; 16], Some(&[0.0; 16])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LtcStepper::set_state: the layer has no mixed memory: give no `c` with the state"
+    );
+    assert_eq!(
+        stepper.state(),
+        &before[..],
+        "errors leave the state as it was"
+    );
+    // The state round-trips, and reset zeroes it.
+    let mut other = ltc.stepper::<f32>(2).unwrap();
+    other.set_state(&before, None).unwrap();
+    let a = stepper.step(&[0.1; 6], None).unwrap().to_vec();
+    let b = other.step(&[0.1; 6], None).unwrap().to_vec();
+    assert_eq!(a, b);
+    stepper.reset();
+    assert!(stepper.state().iter().all(|v| *v == 0.0));
+
+    let cfc = CfcConfig::new(CfcCellConfig::new(3, 4))
+        .with_mixed_memory(true)
+        .init::<NdArray>(&device)
+        .unwrap();
+    let mut stepper = cfc.stepper::<f32>(1).unwrap();
+    let err = stepper.set_state(&[0.0; 4], None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CfcStepper::set_state: the layer has mixed memory: give its `c` with the state"
+    );
+    let err = stepper.step(&[0.0; 4], None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CfcStepper::step: x has 4 values, expected 3 (batch 1 × input 3)"
+    );
+    assert_eq!(
+        cfc.stepper::<f32>(0).unwrap_err().to_string(),
+        "Cfc::stepper: batch = 0: a stepper needs at least 1 sequence"
+    );
+}
