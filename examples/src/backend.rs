@@ -6,9 +6,10 @@ use burn::backend::Autodiff;
 /// The inference backend.
 #[cfg(not(feature = "wgpu"))]
 pub type Backend = burn::backend::NdArray<f32>;
-/// The inference backend.
+/// The inference backend: wgpu without Burn's kernel fusion, where the LTC runs through its
+/// fused CubeCL kernels (see `ltc_burn::backend`).
 #[cfg(feature = "wgpu")]
-pub type Backend = burn::backend::Wgpu<f32, i32>;
+pub type Backend = ltc_burn::backend::Wgpu;
 
 /// The training backend.
 pub type TrainBackend = Autodiff<Backend>;

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod backend;
 pub mod cfc;
 #[cfg(test)]
 mod cross_backend_tests;
