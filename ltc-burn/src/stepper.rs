@@ -41,6 +41,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Element, Tensor, TensorData};
 
 use crate::ltc::fused::cpu::Real;
+pub(crate) use crate::ltc::fused::ndarray::into_vec;
 use crate::memory::MixedMemory;
 
 /// The float types a stepper computes in: `f32` and `f64` (whatever the backend's own).
@@ -174,7 +175,7 @@ pub(crate) fn check_batch(context: &'static str, batch: usize) -> Result<(), Ste
     Ok(())
 }
 
-/// Checks elapsed times (`batch` values, finite) and returns each sample's.
+/// Checks elapsed times: `batch` values, each finite.
 pub(crate) fn check_elapsed<F: StepFloat>(
     context: &'static str,
     elapsed: Option<&[F]>,
@@ -197,14 +198,6 @@ pub(crate) fn check_elapsed<F: StepFloat>(
         }
     }
     Ok(())
-}
-
-/// A tensor's values in `F`, row-major (any backend; read once, when a stepper is built).
-pub(crate) fn read<B: Backend, F: StepFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
-    t.into_data()
-        .convert::<F>()
-        .into_vec::<F>()
-        .expect("converted to the stepper's float type")
 }
 
 /// `x ⊙ w + b` over rows of `w.len()` values (either part absent when `None`).
@@ -232,6 +225,12 @@ pub(crate) fn row_times<F: Real>(x: &[F], w: &[F], b: Option<&[F]>, out: &mut [F
         Some(b) => out.copy_from_slice(b),
         None => out.iter_mut().for_each(|o| *o = F::ZERO),
     }
+    add_row_times(x, w, out);
+}
+
+/// `out += x·W` for one row, `W` as in [`row_times`].
+#[inline(always)]
+pub(crate) fn add_row_times<F: Real>(x: &[F], w: &[F], out: &mut [F]) {
     let width = out.len();
     for (xi, row) in x.iter().zip(w.chunks_exact(width.max(1))) {
         for (o, wij) in out.iter_mut().zip(row) {
@@ -250,24 +249,22 @@ pub(crate) struct Memory<F> {
     bx: Vec<F>,
     /// `[units, 4·units]`.
     wh: Vec<F>,
-    /// Scratch, `[4·units]` twice.
+    /// Scratch, `[4·units]`.
     z: Vec<F>,
-    zh: Vec<F>,
 }
 
 impl<F: StepFloat> Memory<F> {
     pub(crate) fn read<B: Backend>(memory: &MixedMemory<B>) -> Self {
         let four_units = memory.recurrent_map.weight.dims()[1];
         let bx = match &memory.input_map.bias {
-            Some(b) => read(b.val()),
+            Some(b) => into_vec(b.val()),
             None => vec![F::ZERO; four_units],
         };
         Memory {
-            wx: read(memory.input_map.weight.val()),
+            wx: into_vec(memory.input_map.weight.val()),
             bx,
-            wh: read(memory.recurrent_map.weight.val()),
+            wh: into_vec(memory.recurrent_map.weight.val()),
             z: vec![F::ZERO; four_units],
-            zh: vec![F::ZERO; four_units],
         }
     }
 
@@ -275,10 +272,7 @@ impl<F: StepFloat> Memory<F> {
     pub(crate) fn step(&mut self, x: &[F], h: &mut [F], c: &mut [F]) {
         let n = h.len();
         row_times(x, &self.wx, Some(&self.bx), &mut self.z);
-        row_times(h, &self.wh, None, &mut self.zh);
-        for (z, zh) in self.z.iter_mut().zip(&self.zh) {
-            *z += *zh;
-        }
+        add_row_times(h, &self.wh, &mut self.z);
         let (i, rest) = self.z.split_at(n);
         let (ig, rest) = rest.split_at(n);
         let (fg, og) = rest.split_at(n);

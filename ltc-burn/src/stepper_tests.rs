@@ -71,7 +71,7 @@ fn compare<B: Backend, F: StepFloat>(
 
 /// A tensor's values in `F`.
 fn slice<B: Backend, F: StepFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
-    crate::stepper::read(t)
+    crate::stepper::into_vec(t)
 }
 
 fn random<B: Backend, const D: usize>(

@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use super::fused;
 use super::layer::{Cfc, CfcState};
 use crate::stepper::{
-    Memory, StepCell, StepError, StepFloat, Stepper, check_batch, read, row_times,
+    Memory, StepCell, StepError, StepFloat, Stepper, check_batch, into_vec, row_times,
 };
 
 /// A [`Cfc`] layer prepared for streaming inference: its parameters read once and laid out
@@ -72,12 +72,12 @@ impl<B: Backend> Cfc<B> {
         let params = cell
             .fused_params(mode)
             .expect("a CfC cell has the heads of its mode");
-        let theta: Vec<F> = read(params.flat());
+        let theta: Vec<F> = into_vec(params.flat());
         let hidden = cell.hidden_size();
         let fc = self.fc.as_ref().map(|fc| {
             (
-                read::<B, F, 2>(fc.weight.val()),
-                fc.bias.as_ref().map(|b| read::<B, F, 1>(b.val())),
+                into_vec::<B, F, 2>(fc.weight.val()),
+                fc.bias.as_ref().map(|b| into_vec::<B, F, 1>(b.val())),
             )
         });
         let step_cell = CfcStepCell {

@@ -5,7 +5,9 @@ use burn::tensor::backend::Backend;
 use super::cell::MIN_ELAPSED;
 use super::fused::cpu::{Prepared, Problem, SynapseParams, Synapses};
 use super::{Ltc, LtcState};
-use crate::stepper::{Memory, StepCell, StepError, StepFloat, Stepper, affine, check_batch, read};
+use crate::stepper::{
+    Memory, StepCell, StepError, StepFloat, Stepper, affine, check_batch, into_vec,
+};
 
 /// An [`Ltc`] layer prepared for streaming inference: the constrained parameters computed and
 /// packed once (built by [`Ltc::stepper`]), then one input at a time on slices, the state kept.
@@ -80,12 +82,17 @@ impl<B: Backend> Ltc<B> {
         let (n, s, k) = (cell.units(), cell.input_size(), cell.ode_unfolds);
         let p = cell.unfold_params();
         let four = |t: super::fused::SynapseTensors<B>| -> [Vec<F>; 4] {
-            [read(t.w), read(t.sigma), read(t.mu), read(t.erev)]
+            [
+                into_vec(t.w),
+                into_vec(t.sigma),
+                into_vec(t.mu),
+                into_vec(t.erev),
+            ]
         };
         let (recurrent, sensory) = (four(p.recurrent), four(p.sensory));
-        let recurrent_synapses = Synapses::from_mask::<F>(&read(p.recurrent_mask), n);
-        let sensory_synapses = Synapses::from_mask::<F>(&read(p.sensory_mask), n);
-        let (gleak, gleak_vleak): (Vec<F>, Vec<F>) = (read(p.gleak), read(p.gleak_vleak));
+        let recurrent_synapses = Synapses::from_mask::<F>(&into_vec(p.recurrent_mask), n);
+        let sensory_synapses = Synapses::from_mask::<F>(&into_vec(p.sensory_mask), n);
+        let (gleak, gleak_vleak): (Vec<F>, Vec<F>) = (into_vec(p.gleak), into_vec(p.gleak_vleak));
         let prepared = Prepared::new(&Problem {
             batch: 0,
             seq: 0,
@@ -103,15 +110,15 @@ impl<B: Backend> Ltc<B> {
             gleak_vleak: &gleak_vleak,
             epsilon: F::from_f64(p.epsilon),
         });
-        let cm: Vec<F> = read(cell.cm.value());
+        let cm: Vec<F> = into_vec(cell.cm.value());
         let k_f = F::from_f64(k as f64);
         let step_cell = LtcStepCell {
             cell: prepared,
             unfolds: k,
-            input_w: cell.input_w.as_ref().map(|w| read(w.val())),
-            input_b: cell.input_b.as_ref().map(|b| read(b.val())),
-            output_w: cell.output_w.as_ref().map(|w| read(w.val())),
-            output_b: cell.output_b.as_ref().map(|b| read(b.val())),
+            input_w: cell.input_w.as_ref().map(|w| into_vec(w.val())),
+            input_b: cell.input_b.as_ref().map(|b| into_vec(b.val())),
+            output_w: cell.output_w.as_ref().map(|w| into_vec(w.val())),
+            output_b: cell.output_b.as_ref().map(|b| into_vec(b.val())),
             cm_t_default: cm.iter().map(|c| *c * k_f).collect(),
             cm,
             mapped: vec![F::ZERO; s],

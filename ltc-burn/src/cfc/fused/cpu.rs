@@ -207,10 +207,7 @@ impl Act {
                 }
             }
             Act::Tanh => F::tanh(x),
-            Act::Gelu => {
-                let half = F::from_f64(0.5);
-                half * x * (F::ONE + F::erf(x * F::from_f64(core::f64::consts::FRAC_1_SQRT_2)))
-            }
+            Act::Gelu => x * gelu_cdf(x),
         }
     }
 
@@ -236,14 +233,18 @@ impl Act {
             Act::Tanh => F::ONE - y * y,
             Act::Gelu => {
                 // Φ(x) + x·φ(x).
-                let half = F::from_f64(0.5);
-                let cdf =
-                    half * (F::ONE + F::erf(x * F::from_f64(core::f64::consts::FRAC_1_SQRT_2)));
-                let pdf = F::exp_neg(-half * x * x) * F::from_f64(0.398_942_280_401_432_7);
-                cdf + x * pdf
+                let pdf =
+                    F::exp_neg(-F::from_f64(0.5) * x * x) * F::from_f64(0.398_942_280_401_432_7);
+                gelu_cdf(x) + x * pdf
             }
         }
     }
+}
+
+/// Φ(x) = (1 + erf(x/√2))/2, the standard normal CDF of the exact GELU `x·Φ(x)`.
+#[inline(always)]
+fn gelu_cdf<F: Real>(x: F) -> F {
+    F::from_f64(0.5) * (F::ONE + F::erf(x * F::from_f64(core::f64::consts::FRAC_1_SQRT_2)))
 }
 
 /// The closed form (ncps `mode`).

@@ -677,20 +677,13 @@ pub(crate) struct Prepared<F> {
 }
 
 impl<F: Real> Prepared<F> {
-    /// Packs the parameters of `p` (its `batch`, `seq`, `x`, `v0` and `cm_t` are not read).
+    /// Packs the parameters of `p`; its `x`, `v0` and `cm_t` are not used (a problem of batch
+    /// 0 and sequence 0 with `cm_t` of `units` values passes the checks).
     ///
     /// # Panics
-    /// If a parameter's length does not match the sizes (naming it).
+    /// If a length does not match the sizes (naming it).
     pub(crate) fn new(p: &Problem<'_, F>) -> Self {
-        Problem {
-            batch: 0,
-            seq: 0,
-            x: &[],
-            v0: &[],
-            cm_t: p.gleak,
-            ..*p
-        }
-        .check();
+        p.check();
         let n = p.units;
         Prepared {
             units: n,

@@ -87,11 +87,12 @@ pub(crate) fn values<B: Backend, F: NdFloat, const D: usize>(t: Tensor<B, D>) ->
     }
 }
 
-fn into_vec<B: Backend, F: Element, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
+/// A tensor's values in `F`, row-major, on any backend (through `into_data`).
+pub(crate) fn into_vec<B: Backend, F: Element, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
     t.into_data()
         .convert::<F>()
         .into_vec::<F>()
-        .expect("fused::unfold: converted to the kernel's float type")
+        .expect("converted to the kernel's float type")
 }
 
 impl<F: NdFloat> Owned<F> {
