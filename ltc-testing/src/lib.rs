@@ -4,6 +4,18 @@
 //! [`backend_tests!`] macro instantiates each of them once per backend, in one build, as
 //! `…::backend_<name>::<test>`. `cargo xtask test --backend <name>` selects a backend by that
 //! module name. Adding a backend is one line in the macro below.
+//!
+//! **Determinism.** Burn's random generator is one per process, shared by the tests that run
+//! in parallel, so a test that seeds it and then draws weights would get different numbers
+//! whenever another test drew at the same time. Every instantiated test therefore holds a
+//! shared claim on the generator ([`draws`]) while it runs, and a test that needs its own
+//! numbers calls [`seed`], which waits until no other test runs and keeps the generator to
+//! itself until it ends: the same seeded test gives the same numbers alone or in the suite.
+//!
+//! **Own processes.** The double-precision instantiations run in a child process each
+//! ([`in_own_process`]); the parent passes and fails as the child did, and a panic in the child
+//! reaches the parent as the child's own message, so `#[should_panic(expected = …)]` checks the
+//! real message on every backend.
 
 #![warn(missing_docs)]
 
@@ -164,21 +176,65 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64)
     }
 }
 
+/// The line a child process prints before it re-raises its test body's panic: the marker, then
+/// the panic message as hex (one line whatever the message holds).
+const PANIC_MARKER: &str = "ltc-testing: the test body panicked: ";
+
+/// A panic payload's message (`panic!` with a `&str` or a formatted `String`).
+fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".into()
+    }
+}
+
+/// The child's panic message, from the last marker line of its output.
+fn child_panic(stdout: &str) -> Option<String> {
+    let hex = stdout
+        .lines()
+        .rev()
+        .find_map(|l| Some(&l[l.find(PANIC_MARKER)? + PANIC_MARKER.len()..]))?;
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    Some(String::from_utf8_lossy(&bytes?).into_owned())
+}
+
 /// Runs `body` in a child process made of this test binary filtered to this one test, unless
-/// this already is that child. A failure or panic of the child (including the expected panic of
-/// a `#[should_panic]` test) is re-raised here with the child's output, so the parent test
-/// passes and fails exactly as the child did.
+/// this already is that child. When the body panics in the child, the parent panics with the
+/// child's own panic message (so a `#[should_panic(expected = …)]` test checks the message the
+/// body really gave); when the child fails otherwise, the parent panics saying so; when the
+/// child passes without a panic, so does the parent.
 pub fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
     const CHILD: &str = "LTC_BURN_TEST_CHILD";
     if std::env::var_os(CHILD).is_some() {
-        return body();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        if let Err(payload) = result {
+            let hex: String = panic_message(payload.as_ref())
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            // On a line of its own: libtest has printed `test … ... ` before the body ran.
+            println!("\n{PANIC_MARKER}{hex}");
+            std::panic::resume_unwind(payload);
+        }
+        return;
     }
     // `crate::a::b` → `a::b::name`, the test's name inside its binary.
     let module = module.split_once("::").map_or("", |(_, rest)| rest);
     let test = format!("{module}::{name}");
     let exe = std::env::current_exe().expect("the test binary's path");
     let output = std::process::Command::new(exe)
-        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test.as_str(),
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .output()
         .expect("cannot re-run the test binary");
@@ -188,9 +244,117 @@ pub fn in_own_process(module: &str, name: &str, body: impl FnOnce()) {
         stdout.contains("running 1 test"),
         "the child process did not run `{test}`:\n{stdout}\n{stderr}"
     );
-    if !output.status.success() || stdout.contains("- should panic ... ok") {
-        panic!("`{test}` in its own process:\n{stderr}\n{stdout}");
+    // Only the body's own message: the child's libtest output quotes the `expected` text of a
+    // `should_panic` test, which would make any message match.
+    if let Some(message) = child_panic(&stdout) {
+        eprintln!("`{test}` in its own process:\n{stderr}");
+        panic!("{message}");
     }
+    if !output.status.success() {
+        panic!(
+            "`{test}` failed in its own process without a panic in its body ({}); its \
+             stderr:\n{stderr}",
+            output.status
+        );
+    }
+}
+
+/// How the test threads of this process share Burn's generator.
+#[derive(Default)]
+struct Generator {
+    /// Tests drawing without a seed.
+    shared: usize,
+    /// A seeded test holds the generator.
+    exclusive: bool,
+    /// Seeded tests waiting for it.
+    waiting: usize,
+}
+
+/// What this thread holds of the generator.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Nothing,
+    Shared,
+    Exclusive,
+}
+
+static GENERATOR: std::sync::Mutex<Generator> = std::sync::Mutex::new(Generator {
+    shared: 0,
+    exclusive: false,
+    waiting: 0,
+});
+static GENERATOR_CHANGED: std::sync::Condvar = std::sync::Condvar::new();
+
+thread_local! {
+    static HELD: core::cell::Cell<Held> = const { core::cell::Cell::new(Held::Nothing) };
+}
+
+fn generator() -> std::sync::MutexGuard<'static, Generator> {
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A test's claim on Burn's generator (see the [module](self)), released when dropped.
+#[must_use = "the claim lasts as long as the guard"]
+pub struct Draws(());
+
+/// Claims Burn's generator for this test alongside the other unseeded tests, waiting while a
+/// seeded test holds it. [`backend_tests!`] takes it for every test; a plain `#[test]` that
+/// draws random numbers, or seeds with [`seed`], takes it first.
+pub fn draws() -> Draws {
+    let mut g = generator();
+    while g.exclusive || g.waiting > 0 {
+        g = GENERATOR_CHANGED
+            .wait(g)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    g.shared += 1;
+    HELD.with(|h| h.set(Held::Shared));
+    Draws(())
+}
+
+impl Drop for Draws {
+    fn drop(&mut self) {
+        let mut g = generator();
+        match HELD.with(|h| h.replace(Held::Nothing)) {
+            Held::Shared => g.shared -= 1,
+            Held::Exclusive => g.exclusive = false,
+            Held::Nothing => {}
+        }
+        GENERATOR_CHANGED.notify_all();
+    }
+}
+
+/// Seeds Burn's generator for `device`'s backend, after waiting until no other test of this
+/// process runs; until this test ends no other test starts, so every number it draws comes
+/// from `seed` alone.
+///
+/// # Panics
+/// Outside a claim ([`draws`], which [`backend_tests!`] takes for every test).
+#[track_caller]
+pub fn seed<B: Backend>(device: &B::Device, seed: u64) {
+    match HELD.with(core::cell::Cell::get) {
+        Held::Exclusive => {}
+        Held::Nothing => panic!(
+            "ltc_testing::seed outside a test's claim on the generator: call it in a \
+             backend_tests! test, or take ltc_testing::draws() first"
+        ),
+        Held::Shared => {
+            let mut g = generator();
+            g.shared -= 1;
+            g.waiting += 1;
+            while g.exclusive || g.shared > 0 {
+                g = GENERATOR_CHANGED
+                    .wait(g)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            g.waiting -= 1;
+            g.exclusive = true;
+            HELD.with(|h| h.set(Held::Exclusive));
+        }
+    }
+    B::seed(device, seed);
 }
 
 /// Instantiates generic tests for every backend.
@@ -215,6 +379,7 @@ macro_rules! backend_tests {
                 $(#[$meta])*
                 #[test]
                 fn $name() {
+                    let _draws = $crate::draws();
                     $crate::backend_tests!(@run $process, stringify!($name), {
                         let device = $device;
                         $crate::assert_default_float::<$crate::$backend>(&device);
