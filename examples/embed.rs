@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use ltc_datasets::MovingBlobsConfig;
 use ltc_examples::backend;
-use ltc_examples::embed::{EmbedConfig, LiquidKind, infer, train};
+use ltc_examples::embed::{EmbedConfig, infer, train};
+use ltc_examples::liquid::LiquidKind;
 use ltc_examples::run::{InferOn, RunArgs, infer_exit, require_at_least};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use ltc_examples::backend;
-use ltc_examples::embed::LiquidKind;
+use ltc_examples::liquid::LiquidKind;
 use ltc_examples::run::{InferOn, infer_exit, require_at_least};
 use ltc_examples::xor::{XorConfig, infer, model_dir, train};
 

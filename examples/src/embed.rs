@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -13,31 +12,20 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamConfig;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
-};
-use ltc_burn::cfc::{Cfc, CfcCellConfig, CfcConfig};
-use ltc_burn::ltc::{Ltc, LtcConfig};
-use ltc_burn::on_compute_pool;
+use burn::tensor::backend::Backend;
+use burn::train::metric::AccuracyMetric;
+use burn::train::{ClassificationOutput, Learner};
 use ltc_datasets::{DIRECTIONS, FrameBatch, FrameBatcher, MovingBlobs, MovingBlobsConfig};
-use ltc_wirings::{AutoNcp, Wiring, WiringError};
+use ltc_wirings::AutoNcp;
 
 use crate::backend;
+use crate::liquid::{Liquid, LiquidKind};
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, RunOptions, Supervised,
+    fraction_correct, launch, load_run, prepare_artifacts, run_error, save_model,
+    supervised_training,
 };
-use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
-
-/// Which liquid layer reads the frame features.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum LiquidKind {
-    /// A CfC with a small backbone.
-    Cfc,
-    /// An LTC on an AutoNCP wiring.
-    Ltc,
-}
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -105,69 +93,6 @@ impl<B: Backend> FrameEncoder<B> {
     }
 }
 
-/// The liquid part: either layer, behind one `Module` (Burn derives modules for enums too).
-#[allow(clippy::large_enum_variant)] // one per model; boxing would only obscure the pattern
-#[derive(Module, Debug)]
-pub enum Liquid<B: Backend> {
-    /// A CfC layer.
-    Cfc(Cfc<B>),
-    /// An LTC layer.
-    Ltc(Ltc<B>),
-}
-
-impl<B: Backend> Liquid<B> {
-    /// The last step's outputs for `[batch, seq, features]`.
-    pub fn forward_last(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
-        match self {
-            Self::Cfc(cfc) => cfc.forward_last(x, None, None).0,
-            Self::Ltc(ltc) => ltc.forward_last(x, None, None).0,
-        }
-    }
-
-    /// The outputs at every step for `[batch, seq, features]`, with optional elapsed times
-    /// `[batch, seq]`.
-    pub fn forward(&self, x: Tensor<B, 3>, timespans: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
-        match self {
-            Self::Cfc(cfc) => cfc.forward(x, None, timespans).0,
-            Self::Ltc(ltc) => ltc.forward(x, None, timespans).0,
-        }
-    }
-
-    /// `kind` on `input` features with `units` neurons: a CfC with a 32-unit backbone, or an
-    /// LTC on the wiring `wiring()` builds (for `input` inputs).
-    pub fn init(
-        kind: LiquidKind,
-        input: usize,
-        units: usize,
-        wiring: impl FnOnce() -> Result<Wiring, WiringError>,
-        device: &B::Device,
-    ) -> Result<Self, RunError> {
-        match kind {
-            LiquidKind::Cfc => {
-                CfcConfig::new(CfcCellConfig::new(input, units).with_backbone_units(32))
-                    .init(device)
-                    .map(Self::Cfc)
-                    .map_err(|e| run_error("CfC", e))
-            }
-            LiquidKind::Ltc => {
-                let wiring = wiring().map_err(|e| run_error("LTC wiring", e))?;
-                LtcConfig::from_wiring(wiring)
-                    .init(device)
-                    .map(Self::Ltc)
-                    .map_err(|e| run_error("LTC", e))
-            }
-        }
-    }
-
-    /// Output features per step.
-    pub fn output_size(&self) -> usize {
-        match self {
-            Self::Cfc(cfc) => cfc.output_size(),
-            Self::Ltc(ltc) => ltc.output_size(),
-        }
-    }
-}
-
 /// Encoder → liquid layer → head: the pattern for putting our layers inside your own model.
 #[derive(Module, Debug)]
 pub struct VideoClassifier<B: Backend> {
@@ -202,7 +127,7 @@ impl EmbedConfig {
             || AutoNcp::new(self.units, 4).build(self.features),
             device,
         )?;
-        let head = LinearConfig::new(liquid.output_size(), DIRECTIONS.len()).init(device);
+        let head = LinearConfig::new(liquid.d_output(), DIRECTIONS.len()).init(device);
         Ok(VideoClassifier {
             encoder,
             liquid,
@@ -235,28 +160,16 @@ impl<B: Backend> VideoClassifier<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for VideoClassifier<B> {
-    type Input = FrameBatch<B>;
+impl<B: Backend> Supervised<B> for VideoClassifier<B> {
+    type Batch = FrameBatch<B>;
     type Output = ClassificationOutput<B>;
 
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let item = self.forward_classification(batch);
-            TrainOutput::new(self, item.loss.backward(), item)
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for VideoClassifier<B> {
-    type Input = FrameBatch<B>;
-    type Output = ClassificationOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.forward_classification(batch)
     }
 }
+
+crate::supervised_steps!(VideoClassifier);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -299,23 +212,16 @@ pub fn train(
         model.head.num_params(),
     ];
 
-    let loader_train = DataLoaderBuilder::new(FrameBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(train);
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(FrameBatcher)
-        .batch_size(config.batch_size)
-        .build(valid.clone());
-
     let learner = Learner::new(model, AdamConfig::new().init(), config.learning_rate);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(AccuracyMetric::new())
-        .metric_valid_numeric(AccuracyMetric::new())
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(config.epochs)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        FrameBatcher,
+        (train, valid.clone()),
+        Batches::shuffled(config.batch_size, config.seed),
+        config.epochs,
+    )
+    .metric_train_numeric(AccuracyMetric::new())
+    .metric_valid_numeric(AccuracyMetric::new());
     let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;

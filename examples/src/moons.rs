@@ -8,29 +8,28 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::AdamConfig;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::metric::AccuracyMetric;
+use burn::train::{ClassificationOutput, Learner, TrainOutput};
+use ltc_burn::kernel::on_compute_pool;
 use ltc_burn::ode::{
     MlpField, MlpFieldConfig, NeuralOde, NeuralOdeConfig, SolveOptions, Solver, VectorField,
 };
-use ltc_burn::on_compute_pool;
 use ltc_datasets::{Moons, PointBatch, PointBatcher};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, RunOptions, Supervised,
+    fraction_correct, launch, load_run, prepare_artifacts, run_error, save_model,
+    supervised_training,
 };
-use crate::sequence_classification::{RunError, fraction_correct, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -149,45 +148,44 @@ impl<B: Backend> MoonsModel<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for MoonsModel<B> {
-    type Input = PointBatch<B>;
+impl<B: Backend> Supervised<B> for MoonsModel<B> {
+    type Batch = PointBatch<B>;
     type Output = ClassificationOutput<B>;
 
-    /// The adjoint method: the forward solve records no graph; the loss's gradient at the final
-    /// state starts the backward sweep, whose parameter gradients are the step's.
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let forward = match self.ode.forward_adjoint(batch.inputs, &self.t_span()) {
-                Ok(forward) => forward,
-                Err(e) => panic!("the Neural ODE's forward solve failed: {e}"),
-            };
-            let logits = forward.output.last.clone();
-            let loss = CrossEntropyLossConfig::new()
-                .init(&logits.device())
-                .forward(logits.clone(), batch.targets.clone());
-            let grads = loss.backward();
-            let sweep = match forward.backward(&grads) {
-                Ok(sweep) => sweep,
-                Err(e) => panic!("the adjoint's backward solve failed: {e}"),
-            };
-            TrainOutput {
-                grads: sweep.params,
-                item: ClassificationOutput::new(loss, logits, batch.targets),
-            }
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for MoonsModel<B> {
-    type Input = PointBatch<B>;
-    type Output = ClassificationOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.classify(batch)
     }
 }
+
+/// The adjoint method: the forward solve records no graph; the loss's gradient at the final
+/// state starts the backward sweep, whose parameter gradients are the step's. On ndarray the
+/// whole step runs on the compute pool, as [`backprop_step`](crate::run::backprop_step).
+fn adjoint_step<B: AutodiffBackend>(
+    model: &MoonsModel<B>,
+    batch: PointBatch<B>,
+) -> TrainOutput<ClassificationOutput<B>> {
+    on_compute_pool::<B, _>(|| {
+        let forward = match model.ode.forward_adjoint(batch.inputs, &model.t_span()) {
+            Ok(forward) => forward,
+            Err(e) => panic!("the Neural ODE's forward solve failed: {e}"),
+        };
+        let logits = forward.output.last.clone();
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        let grads = loss.backward();
+        let sweep = match forward.backward(&grads) {
+            Ok(sweep) => sweep,
+            Err(e) => panic!("the adjoint's backward solve failed: {e}"),
+        };
+        TrainOutput {
+            grads: sweep.params,
+            item: ClassificationOutput::new(loss, logits, batch.targets),
+        }
+    })
+}
+
+crate::supervised_steps!(MoonsModel, adjoint_step);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -223,22 +221,16 @@ pub fn train(
     // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
     let resume_from = prepare_artifacts(config, artifacts, options)?;
 
-    let loader_train = DataLoaderBuilder::new(PointBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(train.clone());
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(PointBatcher)
-        .batch_size(config.batch_size)
-        .build(valid.clone());
     let learner = Learner::new(model, AdamConfig::new().init(), config.learning_rate);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(AccuracyMetric::new())
-        .metric_valid_numeric(AccuracyMetric::new())
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(config.epochs)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        PointBatcher,
+        (train.clone(), valid.clone()),
+        Batches::shuffled(config.batch_size, config.seed),
+        config.epochs,
+    )
+    .metric_train_numeric(AccuracyMetric::new())
+    .metric_valid_numeric(AccuracyMetric::new());
     let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;

@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::module::{AutodiffModule, Module};
@@ -18,21 +17,18 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::optim::RmsPropConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::prelude::ToElement;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use burn::train::metric::LossMetric;
-use burn::train::{
-    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::{Learner, RegressionOutput};
 use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve};
-use ltc_burn::on_compute_pool;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, RunOptions, Supervised, launch,
+    load_run, prepare_artifacts, run_error, save_model, supervised_training,
 };
-use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The true system's matrix.
 pub const TRUE_A: [[f32; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
@@ -268,28 +264,16 @@ impl<B: Backend> SpiralOde<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for SpiralOde<B> {
-    type Input = WindowBatch<B>;
+impl<B: Backend> Supervised<B> for SpiralOde<B> {
+    type Batch = WindowBatch<B>;
     type Output = RegressionOutput<B>;
 
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let item = self.regression(batch);
-            TrainOutput::new(self, item.loss.backward(), item)
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for SpiralOde<B> {
-    type Input = WindowBatch<B>;
-    type Output = RegressionOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.regression(batch)
     }
 }
+
+crate::supervised_steps!(SpiralOde);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -334,13 +318,6 @@ pub fn train(
     let initial_l1 = l1(&model.valid());
 
     let windows_len = windows.len();
-    let loader_train = DataLoaderBuilder::new(WindowBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(InMemDataset::new(windows));
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(WindowBatcher)
-        .batch_size(1)
-        .build(whole);
     // torch's RMSprop defaults: no momentum, eps 1e-8.
     let optimizer = RmsPropConfig::new()
         .with_momentum(0.0)
@@ -354,12 +331,17 @@ pub fn train(
         .init()
         .map_err(|e| run_error("learning-rate schedule", e))?;
     let learner = Learner::new(model, optimizer, schedule);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(config.epochs)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        WindowBatcher,
+        (InMemDataset::new(windows), whole),
+        Batches {
+            batch_size: config.batch_size,
+            valid_batch_size: 1,
+            shuffle: Some(config.seed),
+        },
+        config.epochs,
+    );
     let (model, train_seconds) = launch(training, learner, options, resume_from);
     save_model(model.clone(), artifacts)?;
     let final_l1 = l1(&model);

@@ -3,30 +3,26 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
-use burn::prelude::ToElement;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor};
-use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
+use burn::tensor::backend::Backend;
+use burn::train::metric::AccuracyMetric;
+use burn::train::{ClassificationOutput, Learner};
+use ltc_burn::liquid::{
+    LiquidClassifier, LiquidClassifierConfig, LiquidLayerConfig, LiquidStackConfig,
 };
-use ltc_burn::on_compute_pool;
-use ltc_burn::{LiquidClassifier, LiquidClassifierConfig, LiquidStackConfig};
 use ltc_datasets::{
     SequenceClassificationBatch, SequenceClassificationBatcher, SineFrequencyConfig,
     SineFrequencyDataset,
 };
 
 use crate::backend;
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, RunError, RunOptions, Supervised, fraction_correct, launch,
+    load_run, prepare_artifacts, run_error, save_model, supervised_training,
 };
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
@@ -88,10 +84,13 @@ impl ExperimentConfig {
     pub fn stack(data: &SineFrequencyConfig, hidden: usize, layers: usize) -> LiquidStackConfig {
         let dt = data.sample_interval;
         LiquidStackConfig::uniform(1, hidden, layers).map_layers(|layer| {
-            layer
-                .with_dt(dt)
+            let cell = layer
+                .cell
+                .clone()
+                .with_timespan(dt)
                 .with_tau_init_min(2.0 * dt)
-                .with_tau_init_max(20.0 * dt)
+                .with_tau_init_max(20.0 * dt);
+            LiquidLayerConfig { cell, ..layer }
         })
     }
 }
@@ -118,37 +117,16 @@ impl<B: Backend> SequenceClassifier<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for SequenceClassifier<B> {
-    type Input = SequenceClassificationBatch<B>;
+impl<B: Backend> Supervised<B> for SequenceClassifier<B> {
+    type Batch = SequenceClassificationBatch<B>;
     type Output = ClassificationOutput<B>;
 
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let item = self.forward_classification(batch);
-            TrainOutput::new(self, item.loss.backward(), item)
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for SequenceClassifier<B> {
-    type Input = SequenceClassificationBatch<B>;
-    type Output = ClassificationOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.forward_classification(batch)
     }
 }
 
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// burn-train's dashboard on a terminal, one line per epoch otherwise.
-    Auto,
-    /// Always plain lines.
-    Plain,
-}
+crate::supervised_steps!(SequenceClassifier);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -159,60 +137,6 @@ pub struct Report {
     pub train_seconds: f64,
     /// The artifacts folder.
     pub artifacts: PathBuf,
-}
-
-/// Errors of a run, each saying what to change.
-#[derive(Debug)]
-pub struct RunError(pub String);
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RunError {}
-
-/// A [`RunError`] reading `"{context}: {error}"`.
-pub fn run_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> RunError {
-    RunError(format!("{context}: {error}"))
-}
-
-/// Writes `config.json` into the artifacts folder (through a temporary file and a rename).
-pub fn save_config(config: &impl Config, artifacts: &Path) -> Result<(), RunError> {
-    ltc_burn::persist::save_config(config, &artifacts.join(ltc_burn::persist::CONFIG_FILE))
-        .map_err(|e| run_error("cannot write config.json", e))
-}
-
-/// Writes the trained model as `model.mpk` (full precision) into the artifacts folder (through
-/// a temporary file and a rename).
-pub fn save_model<B: Backend, M: Module<B>>(model: M, artifacts: &Path) -> Result<(), RunError> {
-    ltc_burn::persist::save_weights(model, &artifacts.join(ltc_burn::persist::MODEL_FILE))
-        .map_err(|e| run_error("cannot write the model", e))
-}
-
-/// Creates the artifacts folder and removes an earlier run's Learner logs and checkpoints from
-/// it (the Learner's summary reads every epoch log it finds); nothing else there is touched.
-pub fn fresh_artifacts(artifacts: &Path) -> Result<(), RunError> {
-    std::fs::create_dir_all(artifacts).map_err(|e| {
-        let folder = artifacts.display();
-        run_error(
-            format_args!("cannot create the artifacts folder {folder}"),
-            e,
-        )
-    })?;
-    for stale in ["train", "valid", "checkpoint"] {
-        let path = artifacts.join(stale);
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| {
-                run_error(
-                    format_args!("cannot clear the earlier run's {}", path.display()),
-                    e,
-                )
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// Trains the model described by `config` and writes `config.json`, `model.mpk`, the Learner's
@@ -238,27 +162,19 @@ pub fn train(
     // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
     let resume_from = prepare_artifacts(config, artifacts, options)?;
 
-    let loader_train = DataLoaderBuilder::new(SequenceClassificationBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(train);
-    let loader_valid =
-        DataLoaderBuilder::<backend::Backend, _, _>::new(SequenceClassificationBatcher)
-            .batch_size(config.batch_size)
-            .build(valid.clone());
-
     let optimizer = AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
         .init();
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(AccuracyMetric::new())
-        .metric_valid_numeric(AccuracyMetric::new())
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(config.epochs)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        SequenceClassificationBatcher,
+        (train, valid.clone()),
+        Batches::shuffled(config.batch_size, config.seed),
+        config.epochs,
+    )
+    .metric_train_numeric(AccuracyMetric::new())
+    .metric_valid_numeric(AccuracyMetric::new());
     let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;
@@ -287,30 +203,6 @@ pub fn accuracy<B: Backend>(
             (predicted.flatten::<1>(0, 1), batch.targets)
         },
     )
-}
-
-/// The fraction of `data` classified correctly, in batches of `batch_size`: `classify` turns a
-/// batch into its predicted and its true classes.
-pub fn fraction_correct<B: Backend, I, T>(
-    data: &impl Dataset<I>,
-    batch_size: usize,
-    device: &B::Device,
-    batcher: &impl Batcher<B, I, T>,
-    classify: impl Fn(T) -> (Tensor<B, 1, Int>, Tensor<B, 1, Int>),
-) -> f64 {
-    let mut correct = 0usize;
-    let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch_size) {
-        let items = chunk.iter().filter_map(|&i| data.get(i)).collect();
-        let (predicted, targets) = classify(batcher.batch(items, device));
-        correct += predicted
-            .equal(targets)
-            .int()
-            .sum()
-            .into_scalar()
-            .to_usize();
-    }
-    correct as f64 / data.len() as f64
 }
 
 /// The `--infer` path: loads the model saved in `artifacts` (its `config.json` and `model.mpk`)

@@ -5,28 +5,25 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::train::metric::LossMetric;
-use burn::train::{
-    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::{Learner, RegressionOutput, TrainOutput};
+use ltc_burn::kernel::on_compute_pool;
 use ltc_burn::ltc::{Ltc, LtcConfig};
-use ltc_burn::on_compute_pool;
 use ltc_burn::optim::clip_grad_norm;
 use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesItem, sine_quickstart, sine_sequence};
 use ltc_wirings::AutoNcp;
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, RunOptions, Supervised, launch,
+    load_run, prepare_artifacts, run_error, save_model, supervised_training,
 };
-use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// Everything that defines a run; saved as `config.json` in the artifacts folder.
 #[derive(Config, Debug)]
@@ -96,32 +93,30 @@ impl<B: Backend> SineModel<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for SineModel<B> {
-    type Input = SeriesBatch<B>;
+impl<B: Backend> Supervised<B> for SineModel<B> {
+    type Batch = SeriesBatch<B>;
     type Output = RegressionOutput<B>;
 
-    /// Gradients clipped to a global norm of `clip_norm`, as PyTorch Lightning's
-    /// `gradient_clip_val` (Burn's own clipping is per parameter).
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let item = self.forward_regression(batch);
-            let grads = GradientsParams::from_grads(item.loss.backward(), self);
-            let (grads, _) = clip_grad_norm(self, grads, self.clip_norm);
-            TrainOutput { grads, item }
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for SineModel<B> {
-    type Input = SeriesBatch<B>;
-    type Output = RegressionOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.forward_regression(batch)
     }
 }
+
+/// Back-propagation with the gradients clipped to a global norm of `clip_norm`, as PyTorch
+/// Lightning's `gradient_clip_val` (Burn's own clipping is per parameter); on the compute pool.
+fn clipped_step<B: AutodiffBackend>(
+    model: &SineModel<B>,
+    batch: SeriesBatch<B>,
+) -> TrainOutput<RegressionOutput<B>> {
+    on_compute_pool::<B, _>(|| {
+        let item = model.forward_regression(batch);
+        let grads = GradientsParams::from_grads(item.loss.backward(), model);
+        let (grads, _) = clip_grad_norm(model, grads, model.clip_norm);
+        TrainOutput { grads, item }
+    })
+}
+
+crate::supervised_steps!(SineModel, clipped_step);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -154,21 +149,20 @@ pub fn train(
     // One epoch of `steps` batches, each the whole sequence: `steps` optimiser steps.
     let train_data = InMemDataset::new(vec![item.clone(); config.steps]);
     let valid_data = InMemDataset::new(vec![item.clone()]);
-    let loader_train = DataLoaderBuilder::new(SeriesBatcher)
-        .batch_size(1)
-        .build(train_data);
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(SeriesBatcher)
-        .batch_size(1)
-        .build(valid_data);
     // PyTorch's Adam defaults (Burn's epsilon is 1e-5).
     let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(1)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        SeriesBatcher,
+        (train_data, valid_data),
+        Batches {
+            batch_size: 1,
+            valid_batch_size: 1,
+            shuffle: None,
+        },
+        1,
+    );
     let (model, train_seconds) = launch(training, learner, options, resume_from);
     save_model(model.clone(), artifacts)?;
 

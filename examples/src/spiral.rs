@@ -11,29 +11,25 @@
 use std::path::{Path, PathBuf};
 
 use burn::config::Config;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use burn::train::metric::LossMetric;
-use burn::train::{
-    InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::{Learner, RegressionOutput};
 use ltc_burn::ltc::{Ltc, LtcConfig};
-use ltc_burn::on_compute_pool;
 use ltc_datasets::{SeriesBatch, SeriesBatcher, SeriesDataset, Spiral, SpiralConfig};
 use ltc_wirings::{AutoNcp, Random, Wiring};
 
 use crate::backend;
 use crate::plot::{COLORS, Plot, Series};
+use crate::run::learner::Batches;
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunOptions, launch, load_run, prepare_artifacts,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, RunOptions, Supervised, launch,
+    load_run, prepare_artifacts, run_error, save_model, supervised_training,
 };
-use crate::sequence_classification::{RunError, run_error, save_model};
 
 /// The wiring of the LTC.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -172,28 +168,16 @@ impl<B: Backend> SpiralModel<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for SpiralModel<B> {
-    type Input = SeriesBatch<B>;
+impl<B: Backend> Supervised<B> for SpiralModel<B> {
+    type Batch = SeriesBatch<B>;
     type Output = RegressionOutput<B>;
 
-    fn step(&self, batch: Self::Input) -> TrainOutput<Self::Output> {
-        // On ndarray the whole step (forward, backward) runs on rayon's pool, where
-        // burn-ndarray's matmuls then start without a thread hand-off each.
-        on_compute_pool::<B, _>(|| {
-            let item = self.forward_regression(batch);
-            TrainOutput::new(self, item.loss.backward(), item)
-        })
-    }
-}
-
-impl<B: Backend> InferenceStep for SpiralModel<B> {
-    type Input = SeriesBatch<B>;
-    type Output = RegressionOutput<B>;
-
-    fn step(&self, batch: Self::Input) -> Self::Output {
+    fn forward_supervised(&self, batch: Self::Batch) -> Self::Output {
         self.forward_regression(batch)
     }
 }
+
+crate::supervised_steps!(SpiralModel);
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
@@ -295,23 +279,17 @@ pub fn train(
     // Only now, with the whole config checked: a bad option leaves an earlier run's files be.
     let resume_from = prepare_artifacts(config, artifacts, options)?;
 
-    let loader_train = DataLoaderBuilder::new(SeriesBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(spiral.train().clone());
-    let loader_valid = DataLoaderBuilder::<backend::Backend, _, _>::new(SeriesBatcher)
-        .batch_size(config.batch_size)
-        .build(spiral.valid().clone());
     let optimizer = AdamConfig::new()
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
     let learner = Learner::new(model, optimizer, config.learning_rate);
-    let training = SupervisedTraining::new(artifacts, loader_train, loader_valid)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .with_file_checkpointer(ltc_burn::persist::AtomicRecorder::new())
-        .num_epochs(config.epochs)
-        .summary();
+    let training = supervised_training(
+        artifacts,
+        SeriesBatcher,
+        (spiral.train().clone(), spiral.valid().clone()),
+        Batches::shuffled(config.batch_size, config.seed),
+        config.epochs,
+    );
     let (model, train_seconds) = launch(training, learner, options, resume_from);
 
     save_model(model.clone(), artifacts)?;

@@ -22,11 +22,11 @@ use ltc_datasets::{EventBatch, EventBatcher, EventXor};
 use ltc_wirings::FullyConnected;
 
 use crate::backend;
-use crate::embed::{Liquid, LiquidKind};
+use crate::liquid::{Liquid, LiquidKind};
 use crate::run::{
-    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, check_same_run, last_complete_epoch, load_files,
+    ConfigChecks, InferOn, MAX_ITEMS, MAX_WIDTH, RunError, check_same_run, fraction_correct,
+    last_complete_epoch, load_files, run_error, save_config,
 };
-use crate::sequence_classification::{RunError, fraction_correct, run_error, save_config};
 
 /// Everything that defines a run.
 #[derive(Config, Debug)]
@@ -61,7 +61,7 @@ pub struct XorConfig {
 /// event.
 #[derive(Module, Debug)]
 pub struct XorModel<B: Backend> {
-    /// CfC or LTC, fed `[bit]` per event with the run length as elapsed time.
+    /// CfC or LTC, fed `[bit]` per event with the run length as its timespan.
     pub liquid: Liquid<B>,
     /// Last real event's outputs → two logits.
     pub head: Linear<B>,
@@ -105,19 +105,19 @@ impl XorConfig {
     ) -> Result<XorModel<B>, RunError> {
         let wiring = || FullyConnected::new(self.units).build(1);
         let liquid = Liquid::init(kind, 1, self.units, wiring, device)?;
-        let head = LinearConfig::new(liquid.output_size(), 2).init(device);
+        let head = LinearConfig::new(liquid.d_output(), 2).init(device);
         Ok(XorModel { liquid, head })
     }
 }
 
 impl<B: Backend> XorModel<B> {
-    /// Logits `[batch, 2]`. Padding after a stream's end gets elapsed time 1 (any positive
+    /// Logits `[batch, 2]`. Padding after a stream's end gets timespan 1 (any positive
     /// value: the read-out takes each stream's last real event, and the layers are causal).
     pub fn forward(&self, batch: &EventBatch<B>) -> Tensor<B, 2> {
         let [b, events] = batch.mask.dims();
         let padding = batch.mask.clone().neg().add_scalar(1.0);
-        let elapsed = batch.elapsed.clone() + padding;
-        let y = self.liquid.forward(batch.inputs.clone(), Some(elapsed)); // [b, events, out]
+        let timespans = batch.timespans.clone() + padding;
+        let y = self.liquid.forward(batch.inputs.clone(), Some(timespans)); // [b, events, out]
         // One-hot of each stream's last event: mask[t] − mask[t + 1].
         let next = Tensor::cat(
             vec![

@@ -4,9 +4,9 @@
 //! number. And `xor`'s hand-written loop: checkpoints, `--resume`, `--infer`.
 
 use ltc_datasets::{MovingBlobsConfig, SpiralConfig};
-use ltc_examples::embed::{self, EmbedConfig, LiquidKind};
-use ltc_examples::run::{InferOn, RunOptions};
-use ltc_examples::sequence_classification::{Progress, RunError};
+use ltc_examples::embed::{self, EmbedConfig};
+use ltc_examples::liquid::LiquidKind;
+use ltc_examples::run::{InferOn, Progress, RunError, RunOptions};
 use ltc_examples::xor::{self, XorConfig, model_dir};
 use ltc_examples::{moons, ode_spiral, sine, spiral};
 

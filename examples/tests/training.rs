@@ -1,8 +1,9 @@
 //! Resuming from checkpoints, data-parallel training on several device handles, and the
 //! `--infer` path, on a small sequence-classification run (ndarray).
 
+use ltc_examples::run::Progress;
 use ltc_examples::run::{InferOn, RunOptions, last_checkpoint};
-use ltc_examples::sequence_classification::{ExperimentConfig, Progress, infer, train};
+use ltc_examples::sequence_classification::{ExperimentConfig, infer, train};
 
 fn small(epochs: usize) -> ExperimentConfig {
     let mut config = ExperimentConfig::default_run()
@@ -137,8 +138,23 @@ fn train_in_child_and_kill(
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    // Into the next epoch, then the signal.
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Into the next epoch (its training log has begun), then the signal: no fixed sleep, which a
+    // loaded machine could outlast or cut short.
+    let next = artifacts.join(format!("train/epoch-{}", after + 1));
+    while !next.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the child ended ({status}) before starting epoch {}",
+                after + 1
+            );
+        }
+        assert!(
+            start.elapsed().as_secs() < 600,
+            "epoch {} did not start within 10 minutes",
+            after + 1
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let status = std::process::Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
         .status()
@@ -413,7 +429,7 @@ fn epoch_bits(epochs: &[(f64, f64)]) -> String {
 /// pass); returns each model's per-epoch validation accuracies as bits, one model per line.
 fn xor_repro_run(artifacts: &std::path::Path) -> String {
     use ltc_examples::backend::{TrainBackend, device};
-    use ltc_examples::embed::LiquidKind;
+    use ltc_examples::liquid::LiquidKind;
     use ltc_examples::xor::{XorConfig, train};
     let config = XorConfig::new()
         .with_epochs(3)
@@ -443,7 +459,7 @@ fn xor_repro_run(artifacts: &std::path::Path) -> String {
 #[test]
 fn the_xor_loop_trains_bit_identically() {
     use ltc_burn::persist::{CONFIG_FILE, MODEL_FILE};
-    use ltc_examples::embed::LiquidKind;
+    use ltc_examples::liquid::LiquidKind;
     use ltc_examples::xor::{XorConfig, model_dir};
     let Some([first, second]) = twin_repro_runs("the_xor_loop_trains_bit_identically", |dir| {
         std::fs::write(dir.join("accuracies.txt"), xor_repro_run(dir)).unwrap();

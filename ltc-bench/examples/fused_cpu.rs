@@ -1,4 +1,4 @@
-//! Times the fused CPU LTC kernel alone (`ltc_burn::ltc::fused::cpu`, on slices, no Burn) on
+//! Times the fused CPU LTC kernel alone (`ltc_burn::kernel::ltc::cpu`, on slices, no Burn) on
 //! the benchmark workloads (batch 32, sequence 64, 8 inputs, 6 unfolds): median forward and
 //! backward of ITERS runs (default 12).
 //!
@@ -6,7 +6,7 @@
 //! RAYON_NUM_THREADS=1 cargo run -p ltc-bench --example fused_cpu [fc32|fc64|autoncp64 ...]
 //! LTC_BURN_ISA=avx2 ...        # or baseline: the lower instruction sets, for comparison
 //! ```
-use ltc_burn::ltc::fused::cpu::{Problem, SynapseParams, Synapses, backward, forward};
+use ltc_burn::kernel::ltc::cpu::{SynapseParams, Synapses, UnfoldProblem, backward, forward};
 use ltc_wirings::{AutoNcp, FullyConnected};
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ fn main() {
         let cm_t = fill(n, 2.4, 3.6);
         let gleak = fill(n, 0.001, 1.0);
         let gv = fill(n, -0.2, 0.2);
-        let p = Problem {
+        let p = UnfoldProblem {
             batch: b,
             seq: l,
             units: n,
@@ -101,7 +101,7 @@ fn main() {
         println!(
             "{name}: {} synapses, {:?}: forward {:.2} ms, backward {:.2} ms",
             rec_syn.count(n, n),
-            ltc_burn::ltc::fused::cpu::isa(),
+            ltc_burn::kernel::cpu::isa(),
             tf[iters / 2],
             tb[iters / 2]
         );

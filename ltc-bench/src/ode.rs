@@ -11,23 +11,35 @@ use burn::tensor::{Tensor, TensorData};
 use ltc_burn::ode::{SaveAt, SolveOptions, VectorField, solve, solve_adjoint};
 use serde_json::{Value, json};
 
-const BATCH: usize = 16;
-const HIDDEN: usize = 50;
-const POINTS: usize = 50;
-const T_END: f64 = 5.0;
-const RTOL: f64 = 1e-5;
-const ATOL: f64 = 1e-7;
+use crate::measure::median;
+
+/// Starting points solved together.
+pub const BATCH: usize = 16;
+/// The field's hidden width.
+pub const HIDDEN: usize = 50;
+/// Save times on `[0, T_END]`.
+pub const POINTS: usize = 50;
+/// The end of the time span.
+pub const T_END: f64 = 5.0;
+/// Relative tolerance (float32 can meet it; see `tools/bench_torchdiffeq.py`).
+pub const RTOL: f64 = 1e-5;
+/// Absolute tolerance.
+pub const ATOL: f64 = 1e-7;
 
 /// `tanh(y³·W1 + b1)·W2`, weights from the formulas the Python side uses.
 #[derive(Module, Debug)]
-struct Field<B: Backend> {
-    w1: Param<Tensor<B, 2>>,
-    b1: Param<Tensor<B, 1>>,
-    w2: Param<Tensor<B, 2>>,
+pub struct Field<B: Backend> {
+    /// `[2, HIDDEN]`.
+    pub w1: Param<Tensor<B, 2>>,
+    /// `[HIDDEN]`.
+    pub b1: Param<Tensor<B, 1>>,
+    /// `[HIDDEN, 2]`.
+    pub w2: Param<Tensor<B, 2>>,
 }
 
 impl<B: Backend> Field<B> {
-    fn new(device: &B::Device) -> Self {
+    /// The field with the formula weights, on `device`.
+    pub fn new(device: &B::Device) -> Self {
         let w1: Vec<f32> = (0..2)
             .flat_map(|i| {
                 (0..HIDDEN).map(move |j| 0.5 * (1.0 + 3.0 * i as f64 + 7.0 * j as f64).sin())
@@ -56,7 +68,8 @@ impl<B: Backend> VectorField<B, 2> for Field<B> {
     }
 }
 
-fn starts<B: Backend>(device: &B::Device) -> Tensor<B, 2> {
+/// The [`BATCH`] starting points, `[BATCH, 2]`, on a spiral.
+pub fn starts<B: Backend>(device: &B::Device) -> Tensor<B, 2> {
     let v: Vec<f32> = (0..BATCH)
         .flat_map(|b| {
             let r = 0.5 + b as f64 / 32.0;
@@ -67,24 +80,33 @@ fn starts<B: Backend>(device: &B::Device) -> Tensor<B, 2> {
     Tensor::from_data(TensorData::new(v, [BATCH, 2]), device)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The solver options: Dopri5 (the default) at [`RTOL`], [`ATOL`], saving at [`POINTS`]
+/// equally spaced times.
+pub fn options() -> SolveOptions {
+    let times: Vec<f64> = (0..POINTS)
+        .map(|i| T_END * i as f64 / (POINTS - 1) as f64)
+        .collect();
+    SolveOptions::new()
+        .with_rtol(RTOL)
+        .with_atol(ATOL)
+        .with_save_at(SaveAt::Times(times))
 }
 
-/// Our measurements, as the JSON the Python side prints.
+/// `Σ` of the squares of every saved state: the loss both sides differentiate.
+pub fn loss<B: Backend>(ys: &[Tensor<B, 2>]) -> Tensor<B, 1> {
+    ys.iter()
+        .map(|y| y.clone().powi_scalar(2).sum())
+        .reduce(|a, b| a + b)
+        .expect("saved states")
+}
+
+/// Our measurements (`iters` of each, after one untimed), as the JSON the Python side
+/// prints.
 pub fn measure(iters: usize) -> Value {
     type B = Autodiff<NdArray<f32>>;
     let device = Default::default();
     let field = Field::<B>::new(&device);
-    let times: Vec<f64> = (0..POINTS)
-        .map(|i| T_END * i as f64 / (POINTS - 1) as f64)
-        .collect();
-    // 1e-5 / 1e-7: tolerances float32 can meet (see tools/bench_torchdiffeq.py).
-    let options = SolveOptions::new()
-        .with_rtol(RTOL)
-        .with_atol(ATOL)
-        .with_save_at(SaveAt::Times(times));
+    let options = options();
     let inner = field.valid();
     let (mut fwd, mut nfe_forward) = (Vec::new(), 0);
     for _ in 0..=iters {
@@ -98,12 +120,7 @@ pub fn measure(iters: usize) -> Value {
     for _ in 0..=iters {
         let start = Instant::now();
         let sol = solve(&field, starts(&device), 0.0, T_END, &options).expect("solves");
-        let loss = sol
-            .ys
-            .iter()
-            .map(|y| y.clone().powi_scalar(2).sum())
-            .reduce(|a, b| a + b);
-        let grads = loss.expect("saved states").backward();
+        let grads = loss(&sol.ys).backward();
         let _ = field.w1.val().grad(&grads).map(|g| g.into_data());
         backprop.push(start.elapsed().as_secs_f64() * 1e3);
     }
@@ -111,13 +128,7 @@ pub fn measure(iters: usize) -> Value {
     for _ in 0..=iters {
         let start = Instant::now();
         let forward = solve_adjoint(&field, starts(&device), 0.0, T_END, &options).expect("solves");
-        let loss = forward
-            .solution
-            .ys
-            .iter()
-            .map(|y| y.clone().powi_scalar(2).sum())
-            .reduce(|a, b| a + b)
-            .expect("saved states");
+        let loss = loss(&forward.solution.ys);
         let sweep = forward.backward(&loss.backward()).expect("adjoint solves");
         let _ = sweep.y0.into_data();
         adjoint.push(start.elapsed().as_secs_f64() * 1e3);

@@ -1,13 +1,12 @@
 //! The GPU backend the fused kernels run on.
 //!
 //! The modules are generic over `B: Backend` and run on any Burn backend. Where a backend has a
-//! fused kernel they use it ([`ltc::fused`](crate::ltc::fused)): ndarray, and Burn's wgpu
+//! fused kernel they use it (the [kernel table](crate::kernel)): ndarray, and Burn's wgpu
 //! backend **without** kernel fusion, named here [`Wgpu`]. Burn's own `burn::backend::Wgpu` is
 //! that backend wrapped in its kernel-fusion layer when Burn's `fusion` feature is on (as in
 //! this workspace); the fused LTC kernels are not reachable through that layer, so there the
-//! LTC runs on the plain tensor path: on an H100 its train step took 886 ms at FC(128),
-//! batch 256, against 54.5 ms on [`Wgpu`] (BENCHMARKS.md). The CfC has no GPU kernel yet and
-//! gains a little from Burn's fusion instead.
+//! LTC runs on the plain tensor path, many times slower (BENCHMARKS.md has the measurements).
+//! The CfC has no GPU kernel yet and gains a little from Burn's fusion instead.
 //!
 //! ```no_run
 //! use burn::backend::Autodiff;

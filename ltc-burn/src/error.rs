@@ -10,11 +10,11 @@ use core::fmt;
 /// ```
 /// use ltc_burn::{ConfigError, LiquidLayerConfig};
 ///
-/// let err = LiquidLayerConfig::new(3, 0).validate().unwrap_err();
+/// let err = LiquidLayerConfig::from_sizes(3, 0).validate().unwrap_err();
 /// assert!(matches!(err, ConfigError::ZeroSize { field: "d_hidden", .. }));
 /// assert_eq!(
 ///     err.to_string(),
-///     "LiquidLayerConfig.d_hidden = 0: must be at least 1"
+///     "LiquidCellConfig.d_hidden = 0: must be at least 1"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +22,7 @@ use core::fmt;
 pub enum ConfigError {
     /// A size that must be at least one is zero.
     ZeroSize {
-        /// The config type, e.g. `"LiquidLayerConfig"`.
+        /// The config type, e.g. `"LiquidCellConfig"`.
         config: &'static str,
         /// The field, e.g. `"d_hidden"`.
         field: &'static str,

@@ -43,8 +43,8 @@ use burn::tensor::backend::Backend;
 use crate::ConfigError;
 use crate::cfc::{Cfc, CfcCell, CfcCellConfig, CfcConfig, WiredCfc, WiredCfcConfig};
 use crate::liquid::{
-    LiquidClassifier, LiquidClassifierConfig, LiquidLayer, LiquidLayerConfig, LiquidStack,
-    LiquidStackConfig,
+    LiquidCell, LiquidCellConfig, LiquidClassifier, LiquidClassifierConfig, LiquidLayer,
+    LiquidLayerConfig, LiquidStack, LiquidStackConfig,
 };
 use crate::ltc::{Ltc, LtcCell, LtcCellConfig, LtcConfig};
 
@@ -87,6 +87,7 @@ module_config!(
     CfcConfig => Cfc,
     CfcCellConfig => CfcCell,
     WiredCfcConfig => WiredCfc,
+    LiquidCellConfig => LiquidCell,
     LiquidLayerConfig => LiquidLayer,
     LiquidStackConfig => LiquidStack,
     LiquidClassifierConfig => LiquidClassifier,
@@ -226,7 +227,7 @@ impl std::error::Error for ConfigFileError {}
 ///
 /// let json = burn::config::config_to_json(&CfcConfig::from_sizes(2, 8));
 /// let config: CfcConfig = parse_config(&json)?;
-/// assert_eq!(config.cell.hidden_size, 8);
+/// assert_eq!(config.cell.d_hidden, 8);
 ///
 /// let typo = json.replacen('{', "{\"mixed_memroy\": true,", 1); // a misspelt extra field
 /// let err = parse_config::<CfcConfig>(&typo).unwrap_err();

@@ -10,14 +10,14 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Check, DatasetError};
 use crate::series::SeriesItem;
 
-/// A bit stream encoded as events: runs of equal bits become one event whose elapsed time is
+/// A bit stream encoded as events: runs of equal bits become one event whose time elapsed is
 /// the run's length.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventItem {
     /// The bit of each event (0.0 or 1.0).
     pub values: Vec<f32>,
     /// The length of each run, in bit periods.
-    pub elapsed: Vec<f32>,
+    pub timespans: Vec<f32>,
     /// The parity (XOR) of all bits of the stream.
     pub label: usize,
 }
@@ -31,7 +31,7 @@ pub struct EventItem {
 /// use burn::data::dataset::Dataset;
 /// let data = ltc_datasets::EventXor::new(16, 100, 1)?;
 /// let item = data.get(0).unwrap();
-/// assert_eq!(item.elapsed.iter().sum::<f32>(), 16.0);
+/// assert_eq!(item.timespans.iter().sum::<f32>(), 16.0);
 /// # Ok::<(), ltc_datasets::DatasetError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -64,19 +64,19 @@ impl Dataset<EventItem> for EventXor {
             return None;
         }
         let bits = self.bits_of(index);
-        let (mut values, mut elapsed) = (Vec::new(), Vec::new());
+        let (mut values, mut timespans) = (Vec::new(), Vec::new());
         for (i, &bit) in bits.iter().enumerate() {
             if i > 0 && bits[i - 1] == bit {
-                *elapsed.last_mut().expect("a run is open") += 1.0;
+                *timespans.last_mut().expect("a run is open") += 1.0;
             } else {
                 values.push(if bit { 1.0 } else { 0.0 });
-                elapsed.push(1.0);
+                timespans.push(1.0);
             }
         }
         let label = bits.iter().filter(|&&b| b).count() % 2;
         Some(EventItem {
             values,
-            elapsed,
+            timespans,
             label,
         })
     }
@@ -92,7 +92,7 @@ pub struct EventBatch<B: Backend> {
     /// `[batch, events, 1]`, zero after each stream's end.
     pub inputs: Tensor<B, 3>,
     /// `[batch, events]`, zero after each stream's end.
-    pub elapsed: Tensor<B, 2>,
+    pub timespans: Tensor<B, 2>,
     /// `[batch, events]`: 1 for real events, 0 for padding.
     pub mask: Tensor<B, 2>,
     /// `[batch]`: the parity.
@@ -112,22 +112,22 @@ impl<B: Backend> Batcher<B, EventItem, EventBatch<B>> for EventBatcher {
             .max()
             .unwrap_or(0)
             .max(1);
-        let (mut inputs, mut elapsed, mut mask) = (
+        let (mut inputs, mut timespans, mut mask) = (
             vec![0.0f32; b * events],
             vec![0.0f32; b * events],
             vec![0.0f32; b * events],
         );
         for (r, item) in items.iter().enumerate() {
-            for (e, (&v, &dt)) in item.values.iter().zip(&item.elapsed).enumerate() {
+            for (e, (&v, &dt)) in item.values.iter().zip(&item.timespans).enumerate() {
                 inputs[r * events + e] = v;
-                elapsed[r * events + e] = dt;
+                timespans[r * events + e] = dt;
                 mask[r * events + e] = 1.0;
             }
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
         EventBatch {
             inputs: Tensor::from_data(TensorData::new(inputs, [b, events, 1]), device),
-            elapsed: Tensor::from_data(TensorData::new(elapsed, [b, events]), device),
+            timespans: Tensor::from_data(TensorData::new(timespans, [b, events]), device),
             mask: Tensor::from_data(TensorData::new(mask, [b, events]), device),
             targets: Tensor::from_data(TensorData::new(labels, [b]), device),
         }
@@ -160,7 +160,7 @@ pub fn sine_sequence(points: usize, dt: f64) -> SeriesItem {
             .flat_map(|i| [t(i).sin() as f32, t(i).cos() as f32])
             .collect(),
         targets: (0..points).map(|i| (2.0 * t(i)).sin() as f32).collect(),
-        elapsed: None,
+        timespans: None,
         seq_len: points,
         input_features: 2,
         target_features: 1,
@@ -168,69 +168,4 @@ pub fn sine_sequence(points: usize, dt: f64) -> SeriesItem {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::backend::NdArray;
-
-    #[test]
-    fn labels_are_the_parity_and_events_encode_the_bits() {
-        let data = EventXor::new(12, 300, 5).unwrap();
-        let mut ones = 0;
-        for i in 0..300 {
-            let bits = data.bits_of(i);
-            let item = data.get(i).unwrap();
-            assert_eq!(item.label, bits.iter().filter(|&&b| b).count() % 2);
-            ones += item.label;
-            // Decoding the runs gives the bits back.
-            let decoded: Vec<bool> = item
-                .values
-                .iter()
-                .zip(&item.elapsed)
-                .flat_map(|(&v, &dt)| std::iter::repeat_n(v > 0.5, dt as usize))
-                .collect();
-            assert_eq!(decoded, bits);
-            assert!(
-                item.values.windows(2).all(|w| w[0] != w[1]),
-                "runs are maximal"
-            );
-        }
-        assert!((100..200).contains(&ones), "parity is balanced: {ones}/300");
-        assert_eq!(data.get(300), None);
-        assert!(EventXor::new(0, 3, 1).is_err());
-    }
-
-    #[test]
-    fn batcher_pads_and_masks() {
-        let short = EventItem {
-            values: vec![1.0],
-            elapsed: vec![4.0],
-            label: 0,
-        };
-        let long = EventItem {
-            values: vec![0.0, 1.0, 0.0],
-            elapsed: vec![1.0, 2.0, 1.0],
-            label: 0,
-        };
-        let batch: EventBatch<NdArray> = EventBatcher.batch(vec![short, long], &Default::default());
-        assert_eq!(batch.inputs.dims(), [2, 3, 1]);
-        let mask: Vec<f32> = batch.mask.into_data().to_vec().unwrap();
-        assert_eq!(mask, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-        let elapsed: Vec<f32> = batch.elapsed.into_data().to_vec().unwrap();
-        assert_eq!(elapsed, vec![4.0, 0.0, 0.0, 1.0, 2.0, 1.0]);
-    }
-
-    #[test]
-    fn sine_quickstart_follows_the_formula() {
-        let item = sine_quickstart();
-        assert_eq!(item.inputs.len(), 96);
-        for i in 0..48 {
-            let (s, c) = (
-                f64::from(item.inputs[2 * i]),
-                f64::from(item.inputs[2 * i + 1]),
-            );
-            assert!((s * s + c * c - 1.0).abs() < 1e-6);
-            assert!((f64::from(item.targets[i]) - 2.0 * s * c).abs() < 1e-6); // sin 2t
-        }
-        assert!((f64::from(item.inputs[94]) - (3.0 * std::f64::consts::PI).sin()).abs() < 1e-6);
-    }
-}
+mod tests;

@@ -33,14 +33,14 @@ pub struct IrregularOscillatorConfig {
 }
 
 /// A damped oscillator `x(t) = A·e^(−γt)·cos(ωt + φ)` observed at random times: the model
-/// sees noisy positions and the elapsed time before each, and must recover the clean position
+/// sees noisy positions and the time elapsed before each, and must recover the clean position
 /// and the velocity `v(t) = A·e^(−γt)·(−γ·cos(ωt + φ) − ω·sin(ωt + φ))` — which needs the
-/// elapsed times.
+/// timespans.
 ///
 /// Item `i` draws from ChaCha8 stream `i` of the seed: `A ~ U(0.5, 1.5)`, `φ ~ U(0, 2π)`, gaps
 /// `Δ_k ~ U(dt_min, dt_max)` (the first is the time from 0 to the first observation),
 /// `t_k = Δ_0 + … + Δ_k`. Inputs `[x(t_k) + noise·ε]`, targets `[x(t_k), v(t_k)]`,
-/// elapsed `[Δ_k]`.
+/// timespans `[Δ_k]`.
 ///
 /// ```
 /// use burn::data::dataset::Dataset;
@@ -48,7 +48,7 @@ pub struct IrregularOscillatorConfig {
 /// let data = IrregularOscillator::new(IrregularOscillatorConfig::new(), 100, 3)?;
 /// let item = data.get(0).unwrap();
 /// assert_eq!((item.seq_len, item.input_features, item.target_features), (64, 1, 2));
-/// assert!(item.elapsed.unwrap().iter().all(|&dt| (0.05..=0.5).contains(&dt)));
+/// assert!(item.timespans.unwrap().iter().all(|&dt| (0.05..=0.5).contains(&dt)));
 /// # Ok::<(), ltc_datasets::DatasetError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ impl Dataset<SeriesItem> for IrregularOscillator {
         // Noise comes from its own stream so that it never shifts the trajectory's draws.
         let mut noise_rng = self.rng(index);
         noise_rng.set_word_pos(1 << 40);
-        let (mut inputs, mut targets, mut elapsed) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut inputs, mut targets, mut timespans) = (Vec::new(), Vec::new(), Vec::new());
         let mut previous = 0.0;
         for &t in &times {
             let decay = amplitude * (-c.damping * t).exp();
@@ -121,13 +121,13 @@ impl Dataset<SeriesItem> for IrregularOscillator {
             let eps: f64 = StandardNormal.sample(&mut noise_rng);
             inputs.push((x + c.noise * eps) as f32);
             targets.extend([x as f32, v as f32]);
-            elapsed.push((t - previous) as f32);
+            timespans.push((t - previous) as f32);
             previous = t;
         }
         Some(SeriesItem {
             inputs,
             targets,
-            elapsed: Some(elapsed),
+            timespans: Some(timespans),
             seq_len: c.seq_len,
             input_features: 1,
             target_features: 2,
@@ -140,56 +140,4 @@ impl Dataset<SeriesItem> for IrregularOscillator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_follow_the_formula_and_velocity_is_the_derivative() {
-        let c = IrregularOscillatorConfig::new().with_noise(0.0);
-        let data = IrregularOscillator::new(c.clone(), 10, 4).unwrap();
-        for i in 0..10 {
-            let item = data.get(i).unwrap();
-            let (a, phase, times) = data.trajectory_of(i);
-            let x = |t: f64| a * (-c.damping * t).exp() * (c.omega * t + phase).cos();
-            let elapsed = item.elapsed.unwrap();
-            let mut t = 0.0;
-            for k in 0..c.seq_len {
-                t += f64::from(elapsed[k]);
-                assert!(
-                    (t - times[k]).abs() < 1e-4,
-                    "elapsed times add up to the times"
-                );
-                assert!((f64::from(item.targets[2 * k]) - x(times[k])).abs() < 1e-6);
-                assert_eq!(
-                    item.inputs[k],
-                    item.targets[2 * k],
-                    "no noise: input = position"
-                );
-                let h = 1e-5;
-                let dx = (x(times[k] + h) - x(times[k] - h)) / (2.0 * h);
-                assert!(
-                    (f64::from(item.targets[2 * k + 1]) - dx).abs() < 1e-5,
-                    "velocity"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn noise_does_not_move_the_trajectory() {
-        let clean =
-            IrregularOscillator::new(IrregularOscillatorConfig::new().with_noise(0.0), 5, 8)
-                .unwrap();
-        let noisy =
-            IrregularOscillator::new(IrregularOscillatorConfig::new().with_noise(0.3), 5, 8)
-                .unwrap();
-        let (a, b) = (clean.get(2).unwrap(), noisy.get(2).unwrap());
-        assert_eq!(a.targets, b.targets);
-        assert_eq!(a.elapsed, b.elapsed);
-        assert_ne!(a.inputs, b.inputs);
-        assert!(
-            IrregularOscillator::new(IrregularOscillatorConfig::new().with_dt_max(0.01), 5, 8)
-                .is_err()
-        );
-    }
-}
+mod tests;

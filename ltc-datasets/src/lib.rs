@@ -11,11 +11,11 @@
 //! - [`Spiral`]: the LTC tutorial's spiral as next-step prediction windows, and
 //!   [`sine_quickstart`] (and its continuation [`sine_sequence`]), ncps's first-steps sequence; both batched by [`SeriesBatcher`] into
 //!   `inputs [batch, seq, in]`, `targets [batch, seq, out]` and, for irregular data,
-//!   `elapsed [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
+//!   `timespans [batch, seq]`. [`Windows`] cuts any in-memory series into such windows.
 //! - [`Moons`]: two interleaved half circles, batched by [`PointBatcher`] into
 //!   `inputs [batch, 2]`, `targets [batch]`.
 //! - [`IrregularOscillator`]: a damped oscillator observed at random times, with per-step
-//!   elapsed times (exercises `timespans`).
+//!   timespans (exercises `timespans`).
 //! - [`CsvSeries`]: your own CSV time series — chosen feature, target and time columns, split
 //!   in time, z-scored with a reusable [`Normalizer`], errors naming file, line and column.
 //! - [`MovingBlobs`]: which way a blob moves through a short video, batched by

@@ -7,7 +7,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::error::{Check, DatasetError};
 
-/// One sequence with a target per step and, for irregular sampling, the elapsed time before
+/// One sequence with a target per step and, for irregular sampling, the time elapsed before
 /// each step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesItem {
@@ -16,7 +16,7 @@ pub struct SeriesItem {
     /// Row-major `[seq_len, target_features]`.
     pub targets: Vec<f32>,
     /// `[seq_len]`, or `None` for a regular series (every step 1).
-    pub elapsed: Option<Vec<f32>>,
+    pub timespans: Option<Vec<f32>>,
     /// Steps.
     pub seq_len: usize,
     /// Features per input step.
@@ -88,7 +88,7 @@ impl Windows {
         SeriesItem {
             inputs: rows(series, features, start),
             targets: rows(targets, target_features, start + self.horizon),
-            elapsed: None,
+            timespans: None,
             seq_len: self.seq_len,
             input_features: features,
             target_features,
@@ -103,14 +103,14 @@ pub struct SeriesBatch<B: Backend> {
     pub inputs: Tensor<B, 3>,
     /// `[batch, seq, target_features]`.
     pub targets: Tensor<B, 3>,
-    /// `[batch, seq]` elapsed times, when the items carry them.
-    pub elapsed: Option<Tensor<B, 2>>,
+    /// `[batch, seq]` timespans, when the items carry them.
+    pub timespans: Option<Tensor<B, 2>>,
 }
 
 /// Stacks [`SeriesItem`]s into a [`SeriesBatch`].
 ///
 /// # Panics
-/// If the items differ in shape, or some carry elapsed times and others do not.
+/// If the items differ in shape, or some carry timespans and others do not.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SeriesBatcher;
 
@@ -121,34 +121,35 @@ impl<B: Backend> Batcher<B, SeriesItem, SeriesBatch<B>> for SeriesBatcher {
             first.seq_len,
             first.input_features,
             first.target_features,
-            first.elapsed.is_some(),
+            first.timespans.is_some(),
         );
-        let (mut inputs, mut targets, mut elapsed) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut inputs, mut targets, mut timespans) = (Vec::new(), Vec::new(), Vec::new());
         for (i, item) in items.iter().enumerate() {
             assert!(
                 item.seq_len == seq
                     && item.input_features == fi
                     && item.target_features == ft
-                    && item.elapsed.is_some() == timed
+                    && item.timespans.is_some() == timed
                     && item.inputs.len() == seq * fi
                     && item.targets.len() == seq * ft,
-                "SeriesBatcher: item {i} has seq_len {}, features {}/{}, elapsed {}; expected {seq}, {fi}/{ft}, {timed}",
+                "SeriesBatcher: item {i} has seq_len {}, features {}/{}, timespans {}; expected {seq}, {fi}/{ft}, {timed}",
                 item.seq_len,
                 item.input_features,
                 item.target_features,
-                item.elapsed.is_some()
+                item.timespans.is_some()
             );
             inputs.extend_from_slice(&item.inputs);
             targets.extend_from_slice(&item.targets);
-            if let Some(e) = &item.elapsed {
-                elapsed.extend_from_slice(e);
+            if let Some(e) = &item.timespans {
+                timespans.extend_from_slice(e);
             }
         }
         let b = items.len();
         SeriesBatch {
             inputs: Tensor::from_data(TensorData::new(inputs, [b, seq, fi]), device),
             targets: Tensor::from_data(TensorData::new(targets, [b, seq, ft]), device),
-            elapsed: timed.then(|| Tensor::from_data(TensorData::new(elapsed, [b, seq]), device)),
+            timespans: timed
+                .then(|| Tensor::from_data(TensorData::new(timespans, [b, seq]), device)),
         }
     }
 }
@@ -177,55 +178,4 @@ impl Dataset<SeriesItem> for SeriesDataset {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::backend::NdArray;
-
-    #[test]
-    fn windows_cover_the_series_and_shift_targets() {
-        let w = Windows {
-            seq_len: 3,
-            stride: 2,
-            horizon: 1,
-        };
-        assert_eq!(w.starts(8).unwrap(), vec![0, 2, 4]);
-        let series: Vec<f32> = (0..8).flat_map(|i| [i as f32, 10.0 * i as f32]).collect();
-        let item = w.item(&series, 2, &series, 2, 2);
-        assert_eq!(item.inputs, vec![2.0, 20.0, 3.0, 30.0, 4.0, 40.0]);
-        assert_eq!(item.targets, vec![3.0, 30.0, 4.0, 40.0, 5.0, 50.0]);
-        let err = w.starts(3).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "series has 3 rows, but one window needs 4 (seq_len + horizon)"
-        );
-        assert!(
-            Windows {
-                seq_len: 3,
-                stride: 0,
-                horizon: 0
-            }
-            .starts(9)
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn batcher_stacks_series_with_elapsed_times() {
-        let item = |v: f32| SeriesItem {
-            inputs: vec![v; 4],
-            targets: vec![-v; 2],
-            elapsed: Some(vec![0.5, 1.5]),
-            seq_len: 2,
-            input_features: 2,
-            target_features: 1,
-        };
-        let batch: SeriesBatch<NdArray> =
-            SeriesBatcher.batch(vec![item(1.0), item(2.0), item(3.0)], &Default::default());
-        assert_eq!(batch.inputs.dims(), [3, 2, 2]);
-        assert_eq!(batch.targets.dims(), [3, 2, 1]);
-        let elapsed = batch.elapsed.unwrap();
-        assert_eq!(elapsed.dims(), [3, 2]);
-        let targets: Vec<f32> = batch.targets.into_data().to_vec().unwrap();
-        assert_eq!(targets, vec![-1.0, -1.0, -2.0, -2.0, -3.0, -3.0]);
-    }
-}
+mod tests;

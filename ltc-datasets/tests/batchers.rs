@@ -24,7 +24,7 @@ fn series_batches<B: Backend>(device: &B::Device) {
     let batch: SeriesBatch<B> = SeriesBatcher.batch(items.clone(), device);
     assert_eq!(batch.inputs.dims(), [5, 8, 2]);
     assert_eq!(batch.targets.dims(), [5, 8, 2]);
-    assert!(batch.elapsed.is_none());
+    assert!(batch.timespans.is_none());
     assert_eq!(floats(batch.targets)[..16], items[0].targets[..]);
 }
 
@@ -54,12 +54,12 @@ fn event_batches<B: Backend>(device: &B::Device) {
     assert_eq!(batch.inputs.dims(), [4, longest, 1]);
     assert_eq!(batch.mask.dims(), [4, longest]);
     let mask = floats(batch.mask);
-    let elapsed = floats(batch.elapsed);
+    let timespans = floats(batch.timespans);
     for (r, item) in items.iter().enumerate() {
         let row = &mask[r * longest..(r + 1) * longest];
         assert_eq!(row.iter().sum::<f32>() as usize, item.values.len());
         // Elapsed times of the real events add up to the stream's 8 bits.
-        let total: f32 = elapsed[r * longest..(r + 1) * longest].iter().sum();
+        let total: f32 = timespans[r * longest..(r + 1) * longest].iter().sum();
         assert_eq!(total, 8.0);
     }
 }

@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use ltc_burn::cfc::{Cfc, CfcConfig, CfcState, WiredCfc, WiredCfcConfig};
+use ltc_burn::cfc::{Cfc, CfcConfig, WiredCfc, WiredCfcConfig};
 use ltc_burn::import::NcpsCheckpoint;
-use ltc_burn::ltc::{Ltc, LtcConfig, LtcState, Positivity};
+use ltc_burn::ltc::{Ltc, LtcConfig, Positivity};
 use ltc_burn::persist::{self, PersistError};
+use ltc_burn::recurrent::RecurrentState;
 use ltc_wirings::{AutoNcp, FullyConnected, Wiring, WiringRecord};
 use serde_json::Value;
 
-use crate::{
-    Array, ParityError, Tolerance, cfc_config, compare, json_files, ltc_config, read_json,
-    wired_cfc_config,
-};
+use crate::compare::compare;
+use crate::fixture::{json_files, read_json};
+use crate::{Array, ParityError, Tolerance, cfc_config, ltc_config, wired_cfc_config};
 
 /// The tolerance every checkpoint must meet (max abs difference of outputs and final state).
 pub const TOLERANCE: f64 = 1e-5;
@@ -265,16 +265,16 @@ impl<B: Backend> Imported<B> {
     pub fn run(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 2>, Option<Tensor<B, 2>>) {
         match self {
             Self::Ltc(_, m) => {
-                let (y, LtcState { v, c }) = m.forward(x, None, None);
-                (y, v, c)
+                let (y, RecurrentState { hidden, memory }) = m.forward(x, None, None);
+                (y, hidden, memory)
             }
             Self::Cfc(_, m) => {
-                let (y, CfcState { h, c }) = m.forward(x, None, None);
-                (y, h, c)
+                let (y, RecurrentState { hidden, memory }) = m.forward(x, None, None);
+                (y, hidden, memory)
             }
             Self::WiredCfc(_, m) => {
-                let (y, CfcState { h, c }) = m.forward(x, None, None);
-                (y, h, c)
+                let (y, RecurrentState { hidden, memory }) = m.forward(x, None, None);
+                (y, hidden, memory)
             }
         }
     }

@@ -6,12 +6,12 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 
-use super::fused;
 use crate::activation::{gelu, lecun_tanh, sigmoid, silu};
 use crate::error::{Check, ConfigError};
+use crate::kernel::cfc::{self as kernel, Act, CfcDims, CfcParams, Mode, SequenceInputs};
 use crate::param::materialize;
-use crate::sequence::check_step_input;
-use crate::shape::check_shape;
+use crate::recurrent::RecurrentCell;
+use crate::stepper::{StepCell, StepFloat};
 
 /// How the cell turns its heads into the new state (ncps `mode`).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Activation {
 /// ```
 /// use ltc_burn::cfc::{Activation, CfcCellConfig, CfcMode};
 ///
-/// let config = CfcCellConfig::new(3, 8)
+/// let config = CfcCellConfig::new(3, 8) // d_input, d_hidden
 ///     .with_mode(CfcMode::Pure)
 ///     .with_activation(Activation::Silu)
 ///     .with_backbone_units(16)
@@ -75,9 +75,9 @@ impl Activation {
 #[derive(Config, Debug)]
 pub struct CfcCellConfig {
     /// Input features per step.
-    pub input_size: usize,
+    pub d_input: usize,
     /// Hidden units (the state size).
-    pub hidden_size: usize,
+    pub d_hidden: usize,
     /// The closed form used.
     #[config(default = "CfcMode::Default")]
     pub mode: CfcMode,
@@ -108,8 +108,8 @@ impl CfcCellConfig {
         let check = Check {
             config: "CfcCellConfig",
         };
-        check.nonzero("input_size", self.input_size)?;
-        check.nonzero("hidden_size", self.hidden_size)?;
+        check.nonzero("d_input", self.d_input)?;
+        check.nonzero("d_hidden", self.d_hidden)?;
         if self.backbone_layers > 0 {
             check.nonzero("backbone_units", self.backbone_units)?;
         }
@@ -132,7 +132,7 @@ impl CfcCellConfig {
         gate_mask: Option<Tensor<B, 2>>,
         signed: bool,
     ) -> CfcCell<B> {
-        let (s, h, u) = (self.input_size, self.hidden_size, self.backbone_units);
+        let (s, h, u) = (self.d_input, self.d_hidden, self.backbone_units);
         let backbone: Vec<Linear<B>> = (0..self.backbone_layers)
             .map(|k| xavier_linear(if k == 0 { s + h } else { u }, u, device))
             .collect();
@@ -207,7 +207,7 @@ fn xavier_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> L
 /// pure:    h' = −A·exp(−Δt·(|w_tau| + |ff1(z)|))·ff1(z) + A
 /// ```
 ///
-/// Δt is the elapsed time per sample (1 when not given). Linear weights are Burn's
+/// Δt is the timespan per sample (1 when not given). Linear weights are Burn's
 /// `[in, out]` (PyTorch's `(out, in)` transposed); the parameter names are ncps's, with `A`
 /// spelled `a`.
 ///
@@ -215,15 +215,17 @@ fn xavier_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> L
 /// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use ltc_burn::cfc::CfcCellConfig;
+/// use ltc_burn::recurrent::RecurrentCell;
 /// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray;
 /// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
 ///
 /// let device = Default::default();
 /// let cell = CfcCellConfig::new(3, 8).with_backbone_units(16).init::<B>(&device)?;
-/// let x = Tensor::<B, 2>::ones([4, 3], &device); // [batch, input]
-/// let h = Tensor::<B, 2>::zeros([4, 8], &device); // [batch, hidden]
-/// let elapsed = Tensor::<B, 1>::from_floats([0.5, 1.0, 2.0, 1.0], &device); // [batch]
-/// let h = cell.forward(x, h, Some(elapsed));
+/// let x = Tensor::<B, 2>::ones([4, 3], &device); // [batch, d_input]
+/// let h = Tensor::<B, 2>::zeros([4, 8], &device); // [batch, d_hidden]
+/// let timespans = Tensor::<B, 1>::from_floats([0.5, 1.0, 2.0, 1.0], &device); // [batch]
+/// let (y, h) = cell.forward(x, h, Some(timespans)); // the output is the new state
+/// assert_eq!(y.dims(), [4, 8]);
 /// assert_eq!(h.dims(), [4, 8]);
 /// // The default mode mixes two tanh heads: the state stays in (−1, 1).
 /// let h: Vec<f32> = h.into_data().convert::<f32>().to_vec().unwrap();
@@ -279,52 +281,8 @@ impl<B: Backend> CfcCell<B> {
         Self { fused, ..self }
     }
 
-    /// Hidden units (the state size).
-    pub fn hidden_size(&self) -> usize {
-        self.ff1.weight.dims()[1]
-    }
-
-    /// Input features per step.
-    pub fn input_size(&self) -> usize {
-        let d = match self.backbone.first() {
-            Some(layer) => layer.weight.dims()[0],
-            None => self.ff1.weight.dims()[0],
-        };
-        d - self.hidden_size()
-    }
-
-    /// One step.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, input]`
-    /// - `h`: `[batch, hidden]`
-    /// - `elapsed`: `[batch]`, the time since the previous input (1 when `None`)
-    /// - returns the new state `[batch, hidden]` (also the cell's output).
-    ///
-    /// # Panics
-    /// If a shape does not match, naming the expected and the actual shape.
-    pub fn forward(
-        &self,
-        x: Tensor<B, 2>,
-        h: Tensor<B, 2>,
-        elapsed: Option<Tensor<B, 1>>,
-    ) -> Tensor<B, 2> {
-        let context = "CfcCell::forward";
-        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
-        check_shape(
-            context,
-            "h",
-            &h.dims(),
-            &[("batch", Some(batch)), ("hidden", Some(self.hidden_size()))],
-        );
-        self.update(
-            Tensor::cat(vec![x, h], 1),
-            elapsed.map(|dt| dt.reshape([batch, 1])),
-        )
-    }
-
-    /// The new state from the concatenated `z = [x, h]` and the elapsed time `[batch, 1]`.
-    pub(crate) fn update(&self, z: Tensor<B, 2>, elapsed: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
+    /// The new state from the concatenated `z = [x, h]` and the timespans `[batch, 1]`.
+    pub(crate) fn update(&self, z: Tensor<B, 2>, timespans: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
         let mut z = z;
         for (k, layer) in self.backbone.iter().enumerate() {
             z = self.activation.forward(layer.forward(z));
@@ -344,7 +302,7 @@ impl<B: Backend> CfcCell<B> {
                     unreachable!("pure cells hold w_tau and A")
                 };
                 let rate = ff1.clone().abs() + w_tau.val().abs();
-                let rate = match elapsed {
+                let rate = match timespans {
                     Some(dt) => rate * dt,
                     None => rate,
                 };
@@ -358,7 +316,7 @@ impl<B: Backend> CfcCell<B> {
                     .tanh();
                 let t_a = self.head(time_a, z.clone(), self.gate_mask.as_ref(), false);
                 let t_b = self.head(time_b, z, self.gate_mask.as_ref(), false);
-                let t_a = match elapsed {
+                let t_a = match timespans {
                     Some(dt) => t_a * dt,
                     None => t_a,
                 };
@@ -391,65 +349,30 @@ impl<B: Backend> CfcCell<B> {
         }
     }
 
-    /// The states after every step of a whole sequence, `[batch, seq, hidden]`, from the fused
-    /// kernel, where the backend has one and it covers this cell (every mode; any backbone
-    /// depth and activation; no dropout while training); `None` otherwise.
-    ///
-    /// `x` is `[batch, seq, input]`, `h0` `[batch, hidden]`, `timespans` `[batch, seq]`, all
-    /// checked by the caller.
-    pub(crate) fn fused_sequence(
-        &self,
-        x: &Tensor<B, 3>,
-        h0: &Tensor<B, 2>,
-        timespans: Option<&Tensor<B, 2>>,
-    ) -> Option<Tensor<B, 3>> {
-        if !self.fused || !fused::has_fused::<B>() {
-            return None;
-        }
-        let drops = self.dropout.prob > 0.0
-            && B::ad_enabled(&x.device())
-            && self.backbone.len() > self.first_dropout_layer;
-        if drops {
-            return None;
-        }
-        let (mode, act) = self.kernel_kind();
-        let [batch, seq, _] = x.dims();
-        let dims = self.kernel_dims(batch, seq);
-        fused::run(fused::FusedCfc {
-            x: x.clone(),
-            h0: h0.clone(),
-            dt: timespans.cloned(),
-            params: self.fused_params(mode)?,
-            dims,
-            mode,
-            act,
-        })
-    }
-
     /// The closed form and the backbone activation, as the CPU kernels name them.
-    pub(crate) fn kernel_kind(&self) -> (fused::cpu::Mode, fused::cpu::Act) {
+    pub(crate) fn kernel_kind(&self) -> (Mode, Act) {
         let mode = match self.mode {
-            CfcMode::Default => fused::cpu::Mode::Gated,
-            CfcMode::NoGate => fused::cpu::Mode::NoGate,
-            CfcMode::Pure => fused::cpu::Mode::Pure,
+            CfcMode::Default => Mode::Gated,
+            CfcMode::NoGate => Mode::NoGate,
+            CfcMode::Pure => Mode::Pure,
         };
         let act = match self.activation {
-            Activation::LecunTanh => fused::cpu::Act::LecunTanh,
-            Activation::Silu => fused::cpu::Act::Silu,
-            Activation::Relu => fused::cpu::Act::Relu,
-            Activation::Tanh => fused::cpu::Act::Tanh,
-            Activation::Gelu => fused::cpu::Act::Gelu,
+            Activation::LecunTanh => Act::LecunTanh,
+            Activation::Silu => Act::Silu,
+            Activation::Relu => Act::Relu,
+            Activation::Tanh => Act::Tanh,
+            Activation::Gelu => Act::Gelu,
         };
         (mode, act)
     }
 
     /// The CPU kernels' sizes for `batch` sequences of `seq` steps.
-    pub(crate) fn kernel_dims(&self, batch: usize, seq: usize) -> fused::cpu::Dims {
-        fused::cpu::Dims {
+    pub(crate) fn kernel_dims(&self, batch: usize, seq: usize) -> CfcDims {
+        CfcDims {
             batch,
             seq,
-            inputs: self.input_size(),
-            hidden: self.hidden_size(),
+            inputs: self.d_input(),
+            hidden: self.d_hidden(),
             units: self.backbone.first().map_or(0, |l| l.weight.dims()[1]),
             layers: self.backbone.len(),
         }
@@ -457,7 +380,7 @@ impl<B: Backend> CfcCell<B> {
 
     /// The parameters as the fused kernel applies them: the heads' weights masked as
     /// [`head`](Self::head) masks them, missing biases as zeros.
-    pub(crate) fn fused_params(&self, mode: fused::cpu::Mode) -> Option<fused::Params<B>> {
+    pub(crate) fn fused_params(&self, mode: Mode) -> Option<CfcParams<B>> {
         let bias = |linear: &Linear<B>| match &linear.bias {
             Some(b) => b.val(),
             None => Tensor::zeros([linear.weight.dims()[1]], &linear.weight.device()),
@@ -469,7 +392,7 @@ impl<B: Backend> CfcCell<B> {
             .collect();
         let (head_mask, gate_mask) = (self.head_mask.as_ref(), self.gate_mask.as_ref());
         let mut heads = vec![(&self.ff1, head_mask, self.signed)];
-        if mode != fused::cpu::Mode::Pure {
+        if mode != Mode::Pure {
             heads.push((self.ff2.as_ref()?, head_mask, self.signed));
             heads.push((self.time_a.as_ref()?, gate_mask, false));
             heads.push((self.time_b.as_ref()?, gate_mask, false));
@@ -479,14 +402,105 @@ impl<B: Backend> CfcCell<B> {
             .map(|(linear, mask, signed)| (head_weight(linear, mask, signed), bias(linear)))
             .collect();
         let pure = match mode {
-            fused::cpu::Mode::Pure => Some((self.w_tau.as_ref()?.val(), self.a.as_ref()?.val())),
+            Mode::Pure => Some((self.w_tau.as_ref()?.val(), self.a.as_ref()?.val())),
             _ => None,
         };
-        Some(fused::Params {
+        Some(CfcParams {
             backbone,
             heads,
             pure,
         })
+    }
+
+    /// The states after every step of a whole sequence, `[batch, seq, d_hidden]`, from the
+    /// fused kernel, where the backend has one and it covers this cell (every mode; any
+    /// backbone depth and activation; no dropout while training); `None` otherwise.
+    pub(crate) fn fused_sequence(
+        &self,
+        x: &Tensor<B, 3>,
+        h0: &Tensor<B, 2>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<Tensor<B, 3>> {
+        if !self.fused {
+            return None;
+        }
+        let drops = self.dropout.prob > 0.0
+            && B::ad_enabled(&x.device())
+            && self.backbone.len() > self.first_dropout_layer;
+        if drops {
+            return None;
+        }
+        let (mode, act) = self.kernel_kind();
+        let [batch, seq, _] = x.dims();
+        kernel::sequence(SequenceInputs {
+            x: x.clone(),
+            h0: h0.clone(),
+            timespans: timespans.cloned(),
+            params: self.fused_params(mode)?,
+            dims: self.kernel_dims(batch, seq),
+            mode,
+            act,
+        })
+    }
+}
+
+impl<B: Backend> RecurrentCell<B> for CfcCell<B> {
+    const NAME: &'static str = "Cfc";
+
+    /// Input features per step.
+    fn d_input(&self) -> usize {
+        let d = match self.backbone.first() {
+            Some(layer) => layer.weight.dims()[0],
+            None => self.ff1.weight.dims()[0],
+        };
+        d - self.d_hidden()
+    }
+
+    /// Hidden units (the state size).
+    fn d_hidden(&self) -> usize {
+        self.ff1.weight.dims()[1]
+    }
+
+    /// The new state is the output.
+    fn d_output(&self) -> usize {
+        self.d_hidden()
+    }
+
+    fn device(&self) -> B::Device {
+        self.ff1.weight.device()
+    }
+
+    /// One step, as ncps's `CfCCell.forward`: the new state is also the output.
+    fn step(
+        &self,
+        x: Tensor<B, 2>,
+        h: Tensor<B, 2>,
+        timespans: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let batch = x.dims()[0];
+        let h = self.update(
+            Tensor::cat(vec![x, h], 1),
+            timespans.map(|dt| dt.reshape([batch, 1])),
+        );
+        (h.clone(), h)
+    }
+
+    /// The whole sequence through the fused kernel, where there is one for this cell on this
+    /// backend: one operation, one autodiff node.
+    fn forward_sequence(
+        &self,
+        x: &Tensor<B, 3>,
+        h0: &Tensor<B, 2>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<(Tensor<B, 3>, Tensor<B, 2>)> {
+        let ys = self.fused_sequence(x, h0, timespans)?;
+        let [batch, seq, width] = ys.dims();
+        let h = ys.clone().narrow(1, seq - 1, 1).reshape([batch, width]);
+        Some((ys, h))
+    }
+
+    fn step_cell<F: StepFloat>(&self) -> Option<Box<dyn StepCell<F>>> {
+        Some(Box::new(super::stepper::CfcStepCell::<F>::read(self)))
     }
 }
 

@@ -6,11 +6,10 @@
 //! - [`WiredCfcCell`]: a CfC on a wiring, one cell per wiring layer — ncps's layout
 //!   ([`WiredVariant::Ncps`]) or one that honours every synapse and its polarity
 //!   ([`WiredVariant::Faithful`]).
-//! - [`Cfc`] and [`WiredCfc`]: the sequence layers (ncps's `CfC`), with per-sample elapsed
-//!   times, an output projection, mixed memory, batch- or sequence-first inputs and a one-step
-//!   API.
-//! - [`CfcStepper`]: a [`Cfc`] layer prepared for streaming inference on the CPU
-//!   ([`Cfc::stepper`]).
+//! - [`Cfc`] and [`WiredCfc`]: the sequence layers (ncps's `CfC`): the cells in a
+//!   [`Recurrent`](crate::recurrent::Recurrent) layer, with per-sample timespans, an output
+//!   projection, mixed memory, batch- or sequence-first inputs, a one-step API and (for
+//!   [`Cfc`]) a prepared stepper.
 //!
 //! Where ncps 1.0.1 has a bug, the default here is the fix, and
 //! [`CfcCellConfig::ncps_compat`] restores ncps's behaviour: backbone dropout applies after
@@ -20,15 +19,12 @@
 //! batch size is 1).
 
 mod cell;
-mod fused;
 mod layer;
 mod stepper;
 mod wired;
 
-pub use crate::memory::MixedMemory;
 pub use cell::{Activation, CfcCell, CfcCellConfig, CfcMode};
-pub use layer::{Cfc, CfcConfig, CfcCore, CfcLayer, CfcState, WiredCfc, WiredCfcConfig};
-pub use stepper::{CfcStepCell, CfcStepper};
+pub use layer::{Cfc, CfcConfig, WiredCfc, WiredCfcConfig};
 pub use wired::{WiredCfcCell, WiredCfcCellConfig, WiredVariant};
 
 #[cfg(test)]

@@ -8,8 +8,7 @@ use ltc_wirings::Wiring;
 
 use super::cell::{CfcCell, CfcCellConfig, CfcMode};
 use crate::error::{Check, ConfigError};
-use crate::sequence::check_step_input;
-use crate::shape::check_shape;
+use crate::recurrent::RecurrentCell;
 
 /// How a [`WiredCfcCell`] reads its wiring. Side by side:
 ///
@@ -167,8 +166,8 @@ impl WiredCfcCellConfig {
             layers: cells,
             layer_neurons: layers,
             variant: self.variant,
-            input_dim: s,
-            output_dim: wiring.output_dim(),
+            d_input: s,
+            d_output: wiring.output_dim(),
             layer_order,
             id_order,
             motor_columns,
@@ -184,6 +183,7 @@ impl WiredCfcCellConfig {
 /// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use ltc_burn::cfc::WiredCfcCellConfig;
+/// use ltc_burn::recurrent::RecurrentCell;
 /// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray;
 /// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
 ///
@@ -205,9 +205,9 @@ pub struct WiredCfcCell<B: Backend> {
     /// The layout (constant).
     pub variant: WiredVariant,
     /// Input features (constant).
-    pub input_dim: usize,
+    pub d_input: usize,
     /// Motor neurons, the outputs (constant).
-    pub output_dim: usize,
+    pub d_output: usize,
     /// Faithful variant: the gather from neuron-id to layer order, when they differ (constant).
     pub layer_order: Option<Tensor<B, 1, Int>>,
     /// Faithful variant: the gather from layer to neuron-id order (constant).
@@ -218,51 +218,45 @@ pub struct WiredCfcCell<B: Backend> {
 }
 
 impl<B: Backend> WiredCfcCell<B> {
-    /// Neurons (the state size).
-    pub fn units(&self) -> usize {
-        self.layer_neurons.iter().map(Vec::len).sum()
-    }
-
     /// Neurons per layer.
     pub fn layer_sizes(&self) -> Vec<usize> {
         self.layer_neurons.iter().map(Vec::len).collect()
     }
+}
 
-    /// One step.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, input]`
-    /// - `h`: `[batch, units]`, in layer order ([`WiredVariant::Ncps`]) or neuron-id order
-    ///   ([`WiredVariant::Faithful`])
-    /// - `elapsed`: `[batch]` (1 when `None`)
-    /// - returns the motor neurons' states `[batch, output_dim]` and the new state.
-    ///
-    /// # Panics
-    /// If a shape does not match, naming the expected and the actual shape.
-    pub fn forward(
-        &self,
-        x: Tensor<B, 2>,
-        h: Tensor<B, 2>,
-        elapsed: Option<Tensor<B, 1>>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let context = "WiredCfcCell::forward";
-        let batch = check_step_input(context, self.input_dim, &x, elapsed.as_ref());
-        check_shape(
-            context,
-            "h",
-            &h.dims(),
-            &[("batch", Some(batch)), ("units", Some(self.units()))],
-        );
-        self.advance(x, h, elapsed.map(|dt| dt.reshape([batch, 1])))
+impl<B: Backend> RecurrentCell<B> for WiredCfcCell<B> {
+    const NAME: &'static str = "WiredCfc";
+
+    fn d_input(&self) -> usize {
+        self.d_input
     }
 
-    /// One step without shape checks; `elapsed` is `[batch, 1]`.
-    pub(crate) fn advance(
+    /// Neurons (the state size).
+    fn d_hidden(&self) -> usize {
+        self.layer_neurons.iter().map(Vec::len).sum()
+    }
+
+    fn d_output(&self) -> usize {
+        self.d_output
+    }
+
+    fn device(&self) -> B::Device {
+        self.layers[0].ff1.weight.device()
+    }
+
+    /// One step: each wiring layer in turn, within the step.
+    ///
+    /// The state `h` `[batch, d_hidden]` is in layer order ([`WiredVariant::Ncps`]) or
+    /// neuron-id order ([`WiredVariant::Faithful`]); the output is the motor neurons' states
+    /// `[batch, d_output]`.
+    fn step(
         &self,
         x: Tensor<B, 2>,
         h: Tensor<B, 2>,
-        elapsed: Option<Tensor<B, 2>>,
+        timespans: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let batch = x.dims()[0];
+        let timespans = timespans.map(|dt| dt.reshape([batch, 1]));
         let h = gather(h, &self.layer_order);
         // The old state per layer, in layer order.
         let mut old = Vec::with_capacity(self.layers.len());
@@ -289,7 +283,7 @@ impl<B: Backend> WiredCfcCell<B> {
                     Tensor::cat(parts, 1)
                 }
             };
-            new.push(cell.update(z, elapsed.clone()));
+            new.push(cell.update(z, timespans.clone()));
         }
         let last = new
             .last()
@@ -301,7 +295,7 @@ impl<B: Backend> WiredCfcCell<B> {
             WiredVariant::Faithful => {
                 let state = gather(state, &self.id_order);
                 let batch = state.dims()[0];
-                let y = state.clone().slice([0..batch, 0..self.output_dim]);
+                let y = state.clone().slice([0..batch, 0..self.d_output]);
                 (y, state)
             }
         }

@@ -1,17 +1,19 @@
 //! The Liquid Time-Constant cell of ncps, with its fused semi-implicit Euler solver.
 
-use crate::activation::reciprocal;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Tensor};
 use ltc_wirings::Wiring;
 
-use super::fused::{self, SynapseTensors, UnfoldInputs, UnfoldParams};
+use super::plain::unfold_plain;
 use super::positive::{PositiveParam, Positivity};
+use crate::activation::reciprocal;
 use crate::error::{Check, ConfigError};
-use crate::sequence::check_step_input;
-use crate::shape::check_shape;
+use crate::kernel;
+use crate::kernel::ltc::{SynapseTensors, UnfoldInputs, UnfoldParams};
+use crate::recurrent::RecurrentCell;
+use crate::stepper::{StepCell, StepFloat};
 
 /// An input or output mapping of the LTC cell (ncps's `input_mapping` / `output_mapping`).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -38,9 +40,9 @@ impl Mapping {
 /// denominator is ≥ 0 and the sum ≥ ε > 0, in single precision too (1e-30 is a normal `f32`).
 pub const MIN_EPSILON: f64 = 1e-30;
 
-/// Elapsed times below this (zero or negative) count as this much: the step then leaves the
+/// Timespans below this (zero or negative) count as this much: the step then leaves the
 /// potentials unchanged to within `f32` rounding, and `cm / Δt` stays finite.
-pub const MIN_ELAPSED: f64 = 1e-20;
+pub const MIN_TIMESPAN: f64 = 1e-20;
 
 /// Configuration of an [`LtcCell`]: the wiring, the mappings, the solver and every initial
 /// range. The defaults are those of ncps 1.0.1's `LTCCell`, except [`positivity`](Self::positivity),
@@ -116,14 +118,15 @@ pub struct LtcCellConfig {
 /// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use ltc_burn::ltc::LtcCellConfig;
+/// use ltc_burn::recurrent::RecurrentCell;
 /// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray;
 /// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
 ///
 /// let device = Default::default();
 /// let wiring = ltc_wirings::AutoNcp::new(16, 2).build(3)?;
 /// let cell = LtcCellConfig::new(wiring).init::<B>(&device)?;
-/// let x = Tensor::<B, 2>::ones([4, 3], &device); // [batch, input]
-/// let v = Tensor::<B, 2>::zeros([4, 16], &device); // [batch, units]
+/// let x = Tensor::<B, 2>::ones([4, 3], &device); // [batch, d_input]
+/// let v = Tensor::<B, 2>::zeros([4, 16], &device); // [batch, d_hidden]
 /// let (y, v) = cell.forward(x, v, None);
 /// assert_eq!((y.dims(), v.dims()), ([4, 2], [4, 16])); // motor outputs, new state
 /// // The potentials stay between the smallest and largest reversal potential (−1 … 1).
@@ -268,98 +271,7 @@ impl LtcCellConfig {
     }
 }
 
-/// The layout the plain tensor path computes in, built once per sequence (or per call) for one
-/// batch size from [`UnfoldParams`].
-///
-/// Layout: synapse tensors are `[batch, destination, source]`, the transpose of the parameters'
-/// `[source, destination]`, repeated over the batch. On burn-ndarray this is several times
-/// faster than broadcasting `[1, source, destination]` parameters against the state: operands
-/// of the same shape take the vectorised path, the sums over sources run along the contiguous
-/// last axis, and the state is spread over destinations by a `k = 1` matrix product
-/// ([`Prepared::spread`]) instead of a broadcast.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared<B: Backend> {
-    /// `(pos(w) ⊙ mask)ᵀ`, `[batch, units, units]`.
-    w: Tensor<B, 3>,
-    /// `sigmaᵀ`, `[batch, units, units]`.
-    sigma: Tensor<B, 3>,
-    /// `muᵀ`, `[batch, units, units]`.
-    mu: Tensor<B, 3>,
-    /// `erevᵀ`, `[batch, units, units]`.
-    erev: Tensor<B, 3>,
-    /// `(pos(sensory_w) ⊙ sensory_mask)ᵀ`, `[batch, units, input]`.
-    sensory_w: Tensor<B, 3>,
-    /// `[batch, units, input]`.
-    sensory_sigma: Tensor<B, 3>,
-    /// `[batch, units, input]`.
-    sensory_mu: Tensor<B, 3>,
-    /// `[batch, units, input]`.
-    sensory_erev: Tensor<B, 3>,
-    /// Ones, `[batch, units, 1]`: `spread(x) = ones @ x[batch, 1, ·]`.
-    ones_column: Tensor<B, 3>,
-    /// Ones, `[batch, units, units]`, the numerator of the exact reciprocal.
-    ones_square: Tensor<B, 3>,
-    /// Ones, `[batch, units, input]`.
-    ones_sensory: Tensor<B, 3>,
-    /// `pos(gleak)`, `[1, units]`.
-    gleak: Tensor<B, 2>,
-    /// `pos(gleak) ⊙ vleak`, `[1, units]`.
-    gleak_vleak: Tensor<B, 2>,
-}
-
-impl<B: Backend> Prepared<B> {
-    pub(crate) fn new(params: &UnfoldParams<B>, batch: usize) -> Self {
-        let [s, n] = params.sensory.w.dims();
-        // [source, destination] → [batch, destination, source], contiguous.
-        let lay_out = |t: &Tensor<B, 2>| {
-            let [rows, cols] = t.dims();
-            t.clone()
-                .transpose()
-                .reshape([1, cols, rows])
-                .repeat_dim(0, batch)
-        };
-        let device = params.gleak.device();
-        let (rec, sen) = (&params.recurrent, &params.sensory);
-        Prepared {
-            w: lay_out(&rec.w),
-            sigma: lay_out(&rec.sigma),
-            mu: lay_out(&rec.mu),
-            erev: lay_out(&rec.erev),
-            sensory_w: lay_out(&sen.w),
-            sensory_sigma: lay_out(&sen.sigma),
-            sensory_mu: lay_out(&sen.mu),
-            sensory_erev: lay_out(&sen.erev),
-            ones_column: Tensor::ones([batch, n, 1], &device),
-            ones_square: Tensor::ones([batch, n, n], &device),
-            ones_sensory: Tensor::ones([batch, n, s], &device),
-            gleak: params.gleak.clone().reshape([1, n]),
-            gleak_vleak: params.gleak_vleak.clone().reshape([1, n]),
-        }
-    }
-
-    /// `out[b, j, i] = x[b, i]` for every destination `j`: `[batch, k]` → `[batch, units, k]`.
-    fn spread(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
-        let [batch, k] = x.dims();
-        self.ones_column.clone().matmul(x.reshape([batch, 1, k]))
-    }
-}
-
 impl<B: Backend> LtcCell<B> {
-    /// Neurons (the state size).
-    pub fn units(&self) -> usize {
-        self.gleak.dims()[0]
-    }
-
-    /// Input features per step.
-    pub fn input_size(&self) -> usize {
-        self.sensory_sigma.dims()[0]
-    }
-
-    /// Motor neurons (the output size).
-    pub fn motor_size(&self) -> usize {
-        self.motor
-    }
-
     /// Synapses between neurons (the wiring's, not counting masked entries).
     pub fn synapse_count(&self) -> usize {
         self.sparsity_mask.clone().sum().into_scalar().elem::<f64>() as usize
@@ -376,10 +288,9 @@ impl<B: Backend> LtcCell<B> {
     }
 
     /// Whether the unfold loop runs through the backend's fused kernel where it has one
-    /// ([`fused::has_fused`]: ndarray in f32 and f64, and wgpu's `CubeBackend` in f32, with or
-    /// without autodiff), the default;
-    /// `false` keeps the plain tensor path, the reference the kernel is tested against. The
-    /// two agree to rounding (within 1e-5 in f32).
+    /// ([`LtcUnfold`](crate::kernel::ltc::LtcUnfold) in the [kernel table](crate::kernel)), the
+    /// default; `false` keeps the plain tensor path ([`unfold_plain`]), the reference the
+    /// kernel is tested against. The two agree to rounding (within 1e-5 in f32).
     pub fn with_fused(self, fused: bool) -> Self {
         Self { fused, ..self }
     }
@@ -397,10 +308,10 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    /// The parameters of the unfold loop in the form [`fused::unfold`] takes them: positive,
-    /// masked conductances and the leak terms, with their autodiff graph.
+    /// The parameters of the unfold loop in the form [`kernel::ltc::unfold`] takes them:
+    /// positive, masked conductances and the leak terms, with their autodiff graph.
     pub fn unfold_params(&self) -> UnfoldParams<B> {
-        let n = self.units();
+        let n = self.d_hidden();
         let gleak = self.gleak.value();
         UnfoldParams {
             recurrent: SynapseTensors {
@@ -424,9 +335,9 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    /// The input mapping, on `[rows, input]`.
+    /// The input mapping, on `[rows, d_input]`.
     pub(crate) fn map_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let s = self.input_size();
+        let s = self.d_input();
         let x = match &self.input_w {
             Some(w) => x * w.val().reshape([1, s]),
             None => x,
@@ -437,10 +348,10 @@ impl<B: Backend> LtcCell<B> {
         }
     }
 
-    /// The output mapping of the motor neurons, on `[rows, units]` → `[rows, motor]`.
+    /// The output mapping of the motor neurons, on `[rows, d_hidden]` → `[rows, d_output]`.
     pub(crate) fn map_output(&self, v: Tensor<B, 2>) -> Tensor<B, 2> {
         let m = self.motor;
-        let y = if m < self.units() {
+        let y = if m < self.d_hidden() {
             v.narrow(1, 0, m)
         } else {
             v
@@ -456,32 +367,31 @@ impl<B: Backend> LtcCell<B> {
     }
 
     /// `cm_t = pos(cm) / (Δt / K)`: `[1, 1, units]` for the default `Δt = 1`,
-    /// `[batch, seq, units]` for elapsed times `[batch, seq]`.
-    pub(crate) fn cm_t(&self, elapsed: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+    /// `[batch, seq, units]` for timespans `[batch, seq]`.
+    pub fn cm_t(&self, timespans: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
         let k = self.ode_unfolds as f64;
-        let n = self.units();
+        let n = self.d_hidden();
         let cm = self.cm.value().reshape([1, 1, n]);
-        match elapsed {
+        match timespans {
             None => cm.mul_scalar(k),
             Some(dt) => {
                 let [batch, seq] = dt.dims();
                 // ncps's cm / (Δt / K), through the exact reciprocal (see `crate::activation`).
-                // Elapsed times below MIN_ELAPSED (zero, or negative: time does not run
-                // backwards) count as MIN_ELAPSED: `cm_t` stays finite and the step holds the
+                // Timespans below MIN_TIMESPAN (zero, or negative: time does not run
+                // backwards) count as MIN_TIMESPAN: `cm_t` stays finite and the step holds the
                 // potentials where they are, the limit of the update as Δt → 0 (ncps gives NaN).
-                let dt = dt.reshape([batch, seq, 1]).clamp_min(MIN_ELAPSED);
+                let dt = dt.reshape([batch, seq, 1]).clamp_min(MIN_TIMESPAN);
                 cm * reciprocal(dt.div_scalar(k))
             }
         }
     }
 
-    /// The unfold loop over a sequence of mapped inputs `x̃` `[batch, seq, input]` from the
+    /// The unfold loop over a sequence of mapped inputs `x̃` `[batch, seq, d_input]` from the
     /// potentials `v0` `[batch, units]`: the potentials after every step, `[batch, seq, units]`.
-    /// Fused where the backend has a kernel and [`fused`](Self::fused) is set; the plain tensor
-    /// path otherwise.
+    /// Fused where the backend has a kernel that takes these inputs and
+    /// [`fused`](Self::fused) is set; the plain tensor path otherwise.
     pub(crate) fn unfold(
         &self,
-        params: &UnfoldParams<B>,
         x: Tensor<B, 3>,
         v0: Tensor<B, 2>,
         cm_t: Tensor<B, 3>,
@@ -490,186 +400,78 @@ impl<B: Backend> LtcCell<B> {
             x,
             v0,
             cm_t,
-            params: params.clone(),
+            params: self.unfold_params(),
         };
-        if self.fused {
-            fused::unfold(inputs)
-        } else {
-            fused::unfold_reference(inputs)
+        if self.fused
+            && let Some(v) = kernel::ltc::unfold(inputs.clone())
+        {
+            return v;
         }
+        unfold_plain(inputs)
+    }
+}
+
+impl<B: Backend> RecurrentCell<B> for LtcCell<B> {
+    const NAME: &'static str = "Ltc";
+
+    /// Input features per step.
+    fn d_input(&self) -> usize {
+        self.sensory_sigma.dims()[0]
     }
 
-    /// The sensory synapses' `(Σ s·sensory_erev, Σ s)` over inputs, `[batch, units]` each, with
-    /// `s = sensory_w·σ(sensory_sigma·(x̃ − sensory_mu))` for the mapped input `x̃`.
-    pub(crate) fn sensory_currents(
-        p: &Prepared<B>,
-        x: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let [batch, _] = x.dims();
-        let n = p.gleak.dims()[1];
-        // [batch, destination, input]
-        let sensory = activation(
-            &p.sensory_w,
-            &p.sensory_sigma,
-            &p.sensory_mu,
-            &p.ones_sensory,
-            p.spread(x),
-        );
-        let num = (sensory.clone() * p.sensory_erev.clone())
-            .sum_dim(2)
-            .reshape([batch, n]);
-        (num, sensory.sum_dim(2).reshape([batch, n]))
+    /// Neurons (the state size).
+    fn d_hidden(&self) -> usize {
+        self.gleak.dims()[0]
     }
 
-    /// The recurrent synapses' `(Σ a·erev, Σ a)` over sources, `[batch, units]` each, with
-    /// `a = w·σ(sigma·(v_source − mu))`.
-    pub(crate) fn synaptic_currents(
-        p: &Prepared<B>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let [batch, n] = v.dims();
-        // [batch, destination, source]
-        let a = activation(&p.w, &p.sigma, &p.mu, &p.ones_square, p.spread(v));
-        let a_erev = (a.clone() * p.erev.clone()).sum_dim(2).reshape([batch, n]);
-        (a_erev, a.sum_dim(2).reshape([batch, n]))
+    /// Motor neurons (the outputs).
+    fn d_output(&self) -> usize {
+        self.motor
     }
 
-    /// One input step, as ncps's `LTCCell.forward`.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, input]`
-    /// - `v`: `[batch, units]`, the membrane potentials before the step
-    /// - `elapsed`: `[batch]`, the time since the previous input per sample (1 when `None`)
-    /// - returns the outputs `[batch, motor]` and the new potentials `[batch, units]`.
-    ///
-    /// # Panics
-    /// If a shape does not match, naming the expected and the actual shape.
-    pub fn forward(
+    fn device(&self) -> B::Device {
+        self.vleak.device()
+    }
+
+    /// One input step, as ncps's `LTCCell.forward`: the mapped motor potentials and the new
+    /// potentials.
+    fn step(
         &self,
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
-        elapsed: Option<Tensor<B, 1>>,
+        timespans: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let context = "LtcCell::forward";
-        let batch = check_step_input(context, self.input_size(), &x, elapsed.as_ref());
-        check_shape(
-            context,
-            "v",
-            &v.dims(),
-            &[("batch", Some(batch)), ("units", Some(self.units()))],
-        );
-        let s = self.input_size();
-        let cm_t = self.cm_t(elapsed.map(|dt| dt.reshape([batch, 1])));
+        let [batch, s] = x.dims();
+        let cm_t = self.cm_t(timespans.map(|dt| dt.reshape([batch, 1])));
         let x = self.map_input(x).reshape([batch, 1, s]);
-        let v = self
-            .unfold(&self.unfold_params(), x, v, cm_t)
-            .reshape([batch, self.units()]);
+        let v = self.unfold(x, v, cm_t).reshape([batch, self.d_hidden()]);
         (self.map_output(v.clone()), v)
     }
-}
 
-/// One input step on the plain tensor path: the sensory currents of the mapped input `x̃`
-/// `[batch, input]` once, then `unfolds` semi-implicit sub-steps from `v` `[batch, units]`;
-/// `cm_t` is `[1, units]` or `[batch, units]`.
-pub(crate) fn solve<B: Backend>(
-    p: &Prepared<B>,
-    x: Tensor<B, 2>,
-    v: Tensor<B, 2>,
-    cm_t: Tensor<B, 2>,
-    unfolds: usize,
-    epsilon: f64,
-) -> Tensor<B, 2> {
-    // Sensory synapses, held for all sub-steps.
-    let (num_s, den_s) = LtcCell::sensory_currents(p, x);
-    // The parts of numerator and denominator that the sub-steps do not change.
-    let num_fixed = p.gleak_vleak.clone() + num_s; // [batch, units]
-    let den_fixed = (cm_t.clone() + p.gleak.clone() + den_s).add_scalar(epsilon);
-    let mut v = v;
-    for _ in 0..unfolds {
-        let (a_erev, a) = LtcCell::synaptic_currents(p, v.clone());
-        let num = cm_t.clone() * v + num_fixed.clone() + a_erev;
-        let den = den_fixed.clone() + a;
-        v = num * reciprocal(den);
+    /// The whole sequence as one unfold call (fused where the backend has a kernel), the input
+    /// and output mappings for all steps at once.
+    fn forward_sequence(
+        &self,
+        x: &Tensor<B, 3>,
+        v0: &Tensor<B, 2>,
+        timespans: Option<&Tensor<B, 2>>,
+    ) -> Option<(Tensor<B, 3>, Tensor<B, 2>)> {
+        let [batch, seq, s] = x.dims();
+        let (n, m) = (self.d_hidden(), self.d_output());
+        let mapped = self
+            .map_input(x.clone().reshape([batch * seq, s]))
+            .reshape([batch, seq, s]);
+        // [1, 1, units], or [batch, seq, units] with timespans.
+        let cm_t = self.cm_t(timespans.cloned());
+        let v = self.unfold(mapped, v0.clone(), cm_t);
+        let last = v.clone().narrow(1, seq - 1, 1).reshape([batch, n]);
+        let y = self
+            .map_output(v.reshape([batch * seq, n]))
+            .reshape([batch, seq, m]);
+        Some((y, last))
     }
-    v
-}
 
-/// The LTC neurons' ODE with the input held fixed, as a [`VectorField`](crate::ode::VectorField) that any solver of
-/// [`crate::ode`] can integrate:
-///
-/// `dv/dt = (gleak·(vleak − v) + Σᵢ wᵢ·σ(sigmaᵢ·(vᵢ − muᵢ))·(erevᵢ − v) + sensory terms) / cm`.
-///
-/// The cell's own step ([`LtcCell::forward`]) is the fused semi-implicit Euler scheme for this
-/// ODE with `ode_unfolds` sub-steps; it converges to the exact solution at first order as the
-/// sub-steps grow (a test checks it against Dopri5). Built by [`LtcCell::vector_field`].
-///
-/// ```
-/// use burn::backend::NdArray;
-/// use burn::tensor::Tensor;
-/// use ltc_burn::ltc::LtcCellConfig;
-/// use ltc_burn::ode::{solve, SolveOptions};
-/// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray<f64>;
-/// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
-///
-/// let device = Default::default();
-/// let cell = LtcCellConfig::new(ltc_wirings::FullyConnected::new(4).build(2)?)
-///     .init::<B>(&device)?;
-/// let x = Tensor::<B, 2>::ones([3, 2], &device); // [batch, input], held for the whole step
-/// let v0 = Tensor::<B, 2>::zeros([3, 4], &device); // [batch, units]
-/// let exact = solve(&cell.vector_field(x), v0, 0.0, 1.0, &SolveOptions::new())?;
-/// assert_eq!(exact.last().dims(), [3, 4]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct LtcField<B: Backend> {
-    prepared: Prepared<B>,
-    /// `1 / pos(cm)`, `[1, units]`.
-    inv_cm: Tensor<B, 2>,
-    /// `gleak·vleak + Σ sensory·sensory_erev`, `[batch, units]`.
-    num_fixed: Tensor<B, 2>,
-    /// `gleak + Σ sensory`, `[batch, units]`.
-    den_fixed: Tensor<B, 2>,
-}
-
-impl<B: Backend> LtcCell<B> {
-    /// The cell's ODE for the raw input `x` `[batch, input]` (mapped by the input mapping, as
-    /// in [`forward`](Self::forward)), held constant; the state is `v` `[batch, units]`.
-    ///
-    /// # Panics
-    /// If `x` is not `[batch, input]`.
-    pub fn vector_field(&self, x: Tensor<B, 2>) -> LtcField<B> {
-        let batch = check_step_input("LtcCell::vector_field", self.input_size(), &x, None);
-        let p = Prepared::new(&self.unfold_params(), batch);
-        let (num_s, den_s) = Self::sensory_currents(&p, self.map_input(x));
-        LtcField {
-            inv_cm: reciprocal(self.cm.value().reshape([1, self.units()])),
-            num_fixed: p.gleak_vleak.clone() + num_s,
-            den_fixed: p.gleak.clone() + den_s,
-            prepared: p,
-        }
+    fn step_cell<F: StepFloat>(&self) -> Option<Box<dyn StepCell<F>>> {
+        Some(Box::new(super::stepper::LtcStepCell::<F>::read(self)))
     }
-}
-
-impl<B: Backend> crate::ode::VectorField<B, 2> for LtcField<B> {
-    fn eval(&self, _t: f64, v: Tensor<B, 2>) -> Tensor<B, 2> {
-        let (a_erev, a) = LtcCell::synaptic_currents(&self.prepared, v.clone());
-        let num = self.num_fixed.clone() + a_erev;
-        let den = self.den_fixed.clone() + a;
-        (num - v * den) * self.inv_cm.clone()
-    }
-}
-
-/// `w · σ(sigma · (pre − mu))` on `[batch, destination, source]` operands of one shape, as
-/// `w · (1 / (1 + e^((mu − pre)·sigma)))`: ncps's expression, its exponent clamped at 80 (where
-/// σ < 2e-35) so that neither value nor gradient overflows, and `1 / u` computed as `ones / u`,
-/// whose gradient Burn computes exactly (see [`crate::activation`]).
-fn activation<B: Backend>(
-    w: &Tensor<B, 3>,
-    sigma: &Tensor<B, 3>,
-    mu: &Tensor<B, 3>,
-    ones: &Tensor<B, 3>,
-    pre: Tensor<B, 3>,
-) -> Tensor<B, 3> {
-    let exponent = ((mu.clone() - pre) * sigma.clone()).clamp_max(80.0);
-    w.clone() * (ones.clone() / exponent.exp().add_scalar(1.0))
 }

@@ -1,28 +1,20 @@
-//! [`LtcStepper`]: an [`Ltc`] layer prepared for streaming inference on the CPU.
+//! The LTC cell's step on slices, for the prepared steppers (see [`crate::stepper`]).
 
 use burn::tensor::backend::Backend;
 
-use super::cell::MIN_ELAPSED;
-use super::fused::cpu::{Prepared, Problem, SynapseParams, Synapses};
-use super::{Ltc, LtcState};
-use crate::stepper::{
-    Memory, StepCell, StepError, StepFloat, Stepper, affine, check_batch, into_vec,
-};
+use super::cell::{LtcCell, MIN_TIMESPAN};
+use crate::kernel::cpu::into_vec;
+use crate::kernel::ltc::SynapseTensors;
+use crate::kernel::ltc::cpu::{SynapseParams, Synapses, UnfoldProblem, UnfoldStepKernel};
+use crate::recurrent::RecurrentCell;
+use crate::stepper::{StepCell, StepFloat};
 
-/// An [`Ltc`] layer prepared for streaming inference: the constrained parameters computed and
-/// packed once (built by [`Ltc::stepper`]), then one input at a time on slices, the state kept.
-/// See [the module](crate::stepper).
-///
-/// Each [`step`](Stepper::step) computes what [`Ltc::step`] computes (the mappings, the memory
-/// cell with mixed memory, the fused semi-implicit unfolds, elapsed times: 0 or less holds the
-/// potentials) for `batch` sequences, with no allocation, in the CPU kernel's fastest compiled
-/// copy. Its [`state`](Stepper::state) is the potentials of every neuron.
-pub type LtcStepper<F> = Stepper<F, LtcStepCell<F>>;
-
-/// The LTC cell of an [`LtcStepper`]: the packed synapses, the mappings and `cm`.
+/// An [`LtcCell`] with its constrained parameters computed and packed once: each step runs the
+/// mappings and the fused semi-implicit unfolds (timespans of 0 or less hold the potentials)
+/// in the CPU kernel's fastest compiled copy, with no allocation.
 #[derive(Debug, Clone)]
-pub struct LtcStepCell<F> {
-    cell: Prepared<F>,
+pub(crate) struct LtcStepCell<F> {
+    kernel: UnfoldStepKernel<F>,
     unfolds: usize,
     input_w: Option<Vec<F>>,
     input_b: Option<Vec<F>>,
@@ -37,51 +29,12 @@ pub struct LtcStepCell<F> {
     cm_t: Vec<F>,
 }
 
-impl<F> crate::stepper::sealed::Cell for LtcStepCell<F> {}
-
-impl<F: StepFloat> StepCell<F> for LtcStepCell<F> {
-    const STEP: &'static str = "LtcStepper::step";
-    const SET_STATE: &'static str = "LtcStepper::set_state";
-
-    fn advance(&mut self, x: &[F], v: &mut [F], dt: Option<F>, out: &mut [F]) {
-        self.mapped.copy_from_slice(x);
-        affine(
-            &mut self.mapped,
-            self.input_w.as_deref(),
-            self.input_b.as_deref(),
-        );
-        let cm_t = match dt {
-            None => &self.cm_t_default,
-            Some(dt) => {
-                let min_elapsed = F::from_f64(MIN_ELAPSED);
-                let dt = if dt > min_elapsed { dt } else { min_elapsed };
-                // cm / (Δt / K), as the layer computes it.
-                let inv = F::ONE / (dt / F::from_f64(self.unfolds as f64));
-                for (t, c) in self.cm_t.iter_mut().zip(&self.cm) {
-                    *t = *c * inv;
-                }
-                &self.cm_t
-            }
-        };
-        self.cell.step(&self.mapped, cm_t, v);
-        out.copy_from_slice(&v[..out.len()]);
-        affine(out, self.output_w.as_deref(), self.output_b.as_deref());
-    }
-}
-
-impl<B: Backend> Ltc<B> {
-    /// This layer prepared for streaming inference on the CPU, for `batch` sequences from a
-    /// zero state, computing in `F` (`f32` or `f64`): see [`LtcStepper`]. Reads the parameters
-    /// once, from any backend; train further, and build a new one.
-    ///
-    /// # Errors
-    /// [`StepError::ZeroBatch`] when `batch` is 0.
-    pub fn stepper<F: StepFloat>(&self, batch: usize) -> Result<LtcStepper<F>, StepError> {
-        check_batch("Ltc::stepper", batch)?;
-        let cell = &self.cell;
-        let (n, s, k) = (cell.units(), cell.input_size(), cell.ode_unfolds);
+impl<F: StepFloat> LtcStepCell<F> {
+    /// Reads `cell`'s parameters, from any backend.
+    pub(crate) fn read<B: Backend>(cell: &LtcCell<B>) -> Self {
+        let (n, s, k) = (cell.d_hidden(), cell.d_input(), cell.ode_unfolds);
         let p = cell.unfold_params();
-        let four = |t: super::fused::SynapseTensors<B>| -> [Vec<F>; 4] {
+        let four = |t: SynapseTensors<B>| -> [Vec<F>; 4] {
             [
                 into_vec(t.w),
                 into_vec(t.sigma),
@@ -93,7 +46,7 @@ impl<B: Backend> Ltc<B> {
         let recurrent_synapses = Synapses::from_mask::<F>(&into_vec(p.recurrent_mask), n);
         let sensory_synapses = Synapses::from_mask::<F>(&into_vec(p.sensory_mask), n);
         let (gleak, gleak_vleak): (Vec<F>, Vec<F>) = (into_vec(p.gleak), into_vec(p.gleak_vleak));
-        let prepared = Prepared::new(&Problem {
+        let kernel = UnfoldStepKernel::new(&UnfoldProblem {
             batch: 0,
             seq: 0,
             units: n,
@@ -112,8 +65,8 @@ impl<B: Backend> Ltc<B> {
         });
         let cm: Vec<F> = into_vec(cell.cm.value());
         let k_f = F::from_f64(k as f64);
-        let step_cell = LtcStepCell {
-            cell: prepared,
+        LtcStepCell {
+            kernel,
             unfolds: k,
             input_w: cell.input_w.as_ref().map(|w| into_vec(w.val())),
             input_b: cell.input_b.as_ref().map(|b| into_vec(b.val())),
@@ -123,20 +76,47 @@ impl<B: Backend> Ltc<B> {
             cm,
             mapped: vec![F::ZERO; s],
             cm_t: vec![F::ZERO; n],
-        };
-        Ok(Stepper::new(
-            step_cell,
-            batch,
-            [s, n, cell.motor_size()],
-            self.lstm.as_ref().map(Memory::read),
-        ))
+        }
     }
 }
 
-impl<F: StepFloat> LtcStepper<F> {
-    /// The state as the layer's [`LtcState`] on `device`.
-    pub fn to_state<B: Backend>(&self, device: &B::Device) -> LtcState<B> {
-        let (v, c) = self.state_tensors(device);
-        LtcState { v, c }
+impl<F: StepFloat> StepCell<F> for LtcStepCell<F> {
+    fn advance(&mut self, x: &[F], v: &mut [F], timespan: Option<F>, out: &mut [F]) {
+        self.mapped.copy_from_slice(x);
+        affine(
+            &mut self.mapped,
+            self.input_w.as_deref(),
+            self.input_b.as_deref(),
+        );
+        let cm_t = match timespan {
+            None => &self.cm_t_default,
+            Some(dt) => {
+                let min = F::from_f64(MIN_TIMESPAN);
+                let dt = if dt > min { dt } else { min };
+                // cm / (Δt / K), as the layer computes it.
+                let inv = F::ONE / (dt / F::from_f64(self.unfolds as f64));
+                for (t, c) in self.cm_t.iter_mut().zip(&self.cm) {
+                    *t = *c * inv;
+                }
+                &self.cm_t
+            }
+        };
+        self.kernel.step(&self.mapped, cm_t, v);
+        out.copy_from_slice(&v[..out.len()]);
+        affine(out, self.output_w.as_deref(), self.output_b.as_deref());
+    }
+
+    fn clone_box(&self) -> Box<dyn StepCell<F>> {
+        Box::new(self.clone())
+    }
+}
+
+/// `x ⊙ w + b` (either part absent when `None`).
+fn affine<F: StepFloat>(x: &mut [F], w: Option<&[F]>, b: Option<&[F]>) {
+    if let Some(w) = w {
+        x.iter_mut().zip(w).for_each(|(x, w)| *x = *x * *w);
+    }
+    if let Some(b) = b {
+        x.iter_mut().zip(b).for_each(|(x, b)| *x += *b);
     }
 }

@@ -22,8 +22,11 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
+use super::engine::Engine;
 use super::field::VectorField;
-use super::solve::{Engine, OdeError, SaveAt, Solution, SolveOptions, Stats, solve};
+use super::options::{SaveAt, SolveOptions};
+use super::solution::{OdeError, Solution, Stats};
+use super::solve::solve;
 
 /// The forward half of an adjoint solve: the saved states, as autodiff leaves that a loss can
 /// use, and what the backward sweep needs.

@@ -15,7 +15,7 @@ use crate::param::materialize;
 ///
 /// Any type can be a vector field: a Burn module (its parameters then get gradients through the
 /// solver, or through [`solve_adjoint`](super::solve_adjoint)), a struct holding constants, or a
-/// closure `|t, y| ...`. The state is a tensor of any rank `D` (`[batch, features]`, images
+/// closure `|t, y| ...`. The state is a tensor of any rank `D` (`[batch, d_input]`, images
 /// `[batch, channels, height, width]`, ...); `f` must return a tensor of the same shape.
 ///
 /// ```
@@ -60,13 +60,13 @@ pub enum FieldActivation {
 }
 
 /// A multi-layer perceptron vector field `f(t, y) = L_k(act(… act(L_1([y, t?]))))` on
-/// `[batch, features]` states, the usual Neural ODE right-hand side.
+/// `[batch, d_input]` states, the usual Neural ODE right-hand side.
 #[derive(Config, Debug)]
 pub struct MlpFieldConfig {
-    /// State features (input and output width).
-    pub features: usize,
+    /// The state's width (the field's input and output width).
+    pub d_input: usize,
     /// Width of each hidden layer.
-    pub hidden: usize,
+    pub d_hidden: usize,
     /// Hidden layers (≥ 1).
     #[config(default = 1)]
     pub hidden_layers: usize,
@@ -79,7 +79,7 @@ pub struct MlpFieldConfig {
     pub time_input: bool,
 }
 
-/// The module built by [`MlpFieldConfig`]; a [`VectorField`] on `[batch, features]`.
+/// The module built by [`MlpFieldConfig`]; a [`VectorField`] on `[batch, d_input]`.
 #[derive(Module, Debug)]
 pub struct MlpField<B: Backend> {
     /// The layers, input to output; Burn's default initialisation (Kaiming-uniform weights).
@@ -96,18 +96,18 @@ impl MlpFieldConfig {
         let check = Check {
             config: "MlpFieldConfig",
         };
-        check.nonzero("features", self.features)?;
-        check.nonzero("hidden", self.hidden)?;
+        check.nonzero("d_input", self.d_input)?;
+        check.nonzero("d_hidden", self.d_hidden)?;
         check.nonzero("hidden_layers", self.hidden_layers)
     }
 
     /// Builds the field with freshly initialised weights.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<MlpField<B>, ConfigError> {
         self.validate()?;
-        let input = self.features + usize::from(self.time_input);
+        let input = self.d_input + usize::from(self.time_input);
         let mut widths = vec![input];
-        widths.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
-        widths.push(self.features);
+        widths.extend(std::iter::repeat_n(self.d_hidden, self.hidden_layers));
+        widths.push(self.d_input);
         let layers = widths
             .windows(2)
             .map(|w| {
@@ -126,15 +126,15 @@ impl MlpFieldConfig {
 }
 
 impl<B: Backend> MlpField<B> {
-    /// State features.
-    pub fn features(&self) -> usize {
+    /// The state's width.
+    pub fn d_input(&self) -> usize {
         self.layers.last().map_or(0, |l| l.weight.dims()[1])
     }
 }
 
 impl<B: Backend> VectorField<B, 2> for MlpField<B> {
     /// # Shapes
-    /// - `y`: `[batch, features]` → `[batch, features]`.
+    /// - `y`: `[batch, d_input]` → `[batch, d_input]`.
     fn eval(&self, t: f64, y: Tensor<B, 2>) -> Tensor<B, 2> {
         let [batch, _] = y.dims();
         let mut h = if self.time_input {

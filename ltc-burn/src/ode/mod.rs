@@ -19,15 +19,21 @@
 //! safety 0.9 and factors 0.2 … 10, Hairer's first step), so that step counts compare fairly.
 
 mod adjoint;
+mod engine;
 mod field;
+mod interpolant;
 mod neural;
+mod options;
+mod solution;
 mod solve;
 mod tableau;
 
 pub use adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
 pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
 pub use neural::{NeuralOde, NeuralOdeAdjoint, NeuralOdeConfig, NeuralOdeOutput};
-pub use solve::{OdeError, PiController, SaveAt, Solution, SolveOptions, Stats, solve};
+pub use options::{PiController, SaveAt, SolveOptions};
+pub use solution::{OdeError, Solution, Stats};
+pub use solve::solve;
 pub use tableau::{ButcherTableau, Solver};
 
 #[cfg(test)]

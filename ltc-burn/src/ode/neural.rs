@@ -7,7 +7,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
 use super::field::VectorField;
-use super::solve::{OdeError, SaveAt, SolveOptions, Stats, solve};
+use super::options::{SaveAt, SolveOptions};
+use super::solution::{OdeError, Stats};
+use super::solve::solve;
 use crate::error::ConfigError;
 use crate::shape::check_shape;
 
@@ -19,7 +21,7 @@ pub struct NeuralOdeConfig {
     #[config(default = "SolveOptions::new()")]
     pub options: SolveOptions,
     /// Zero-valued dimensions appended to the input state before solving (0: a plain Neural
-    /// ODE). The vector field then works on `features + augment` dimensions, and so do the
+    /// ODE). The vector field then works on `d_input + augment` dimensions, and so do the
     /// outputs.
     #[config(default = 0)]
     pub augment: usize,
@@ -31,7 +33,7 @@ impl NeuralOdeConfig {
         self.options.validate()
     }
 
-    /// Wraps a vector field. `field` works on `[batch, features + augment]` states.
+    /// Wraps a vector field. `field` works on `[batch, d_input + augment]` states.
     pub fn init<B: Backend, F: Module<B>>(&self, field: F) -> Result<NeuralOde<B, F>, ConfigError> {
         self.validate()?;
         Ok(NeuralOde {
@@ -59,14 +61,14 @@ impl NeuralOdeConfig {
 /// type B = Autodiff<Inner>;
 ///
 /// let device = Default::default();
-/// let field = MlpFieldConfig::new(3, 16).init::<B>(&device)?; // 2 features + 1 augmented
+/// let field = MlpFieldConfig::new(3, 16).init::<B>(&device)?; // 2 inputs + 1 augmented dimension
 /// let ode = NeuralOdeConfig::new()
 ///     .with_options(SolveOptions::new().with_rtol(1e-4).with_atol(1e-5))
 ///     .with_augment(1)
 ///     .init(field)?;
-/// let x = Tensor::<B, 2>::ones([8, 2], &device); // [batch, features]
+/// let x = Tensor::<B, 2>::ones([8, 2], &device); // [batch, d_input]
 /// let out = ode.forward(x, &[0.0, 0.5, 1.0])?;
-/// assert_eq!(out.trajectory.dims(), [3, 8, 3]); // [times, batch, features + augment]
+/// assert_eq!(out.trajectory.dims(), [3, 8, 3]); // [times, batch, d_input + augment]
 /// let grads = out.last.sum().backward();
 /// assert!(ode.field.layers[0].weight.grad(&grads).is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -85,10 +87,10 @@ pub struct NeuralOde<B: Backend, F: Module<B>> {
 /// What [`NeuralOde::forward`] returns.
 #[derive(Debug, Clone)]
 pub struct NeuralOdeOutput<B: Backend> {
-    /// The states at every time of `t_span`, `[times, batch, features + augment]`; the first
+    /// The states at every time of `t_span`, `[times, batch, d_input + augment]`; the first
     /// is the (padded) input.
     pub trajectory: Tensor<B, 3>,
-    /// The state at the last time, `[batch, features + augment]`.
+    /// The state at the last time, `[batch, d_input + augment]`.
     pub last: Tensor<B, 2>,
     /// The solver's counters.
     pub stats: Stats,
@@ -101,7 +103,7 @@ pub struct NeuralOdeAdjoint<B: AutodiffBackend, F> {
     /// The states; `trajectory` is the stack of the leaves, `last` the last leaf.
     pub output: NeuralOdeOutput<B>,
     solution: AdjointSolution<B, 2, F>,
-    features: usize,
+    d_input: usize,
 }
 
 impl<B: Backend, F: Module<B> + VectorField<B, 2>> NeuralOde<B, F> {
@@ -114,7 +116,7 @@ impl<B: Backend, F: Module<B> + VectorField<B, 2>> NeuralOde<B, F> {
             "NeuralOde::forward",
             "x",
             &x.dims(),
-            &[("batch", None), ("features", None)],
+            &[("batch", None), ("d_input", None)],
         );
         if t_span.is_empty() {
             return Err(OdeError::InvalidTimes(
@@ -141,9 +143,9 @@ impl<B: Backend, F: Module<B> + VectorField<B, 2>> NeuralOde<B, F> {
     /// decreasing).
     ///
     /// # Shapes
-    /// - `x`: `[batch, features]`
-    /// - returns `trajectory` `[times, batch, features + augment]` and `last`
-    ///   `[batch, features + augment]`.
+    /// - `x`: `[batch, d_input]`
+    /// - returns `trajectory` `[times, batch, d_input + augment]` and `last`
+    ///   `[batch, d_input + augment]`.
     ///
     /// # Errors
     /// An [`OdeError`] of the solve, or an empty or unordered `t_span`.
@@ -175,7 +177,7 @@ where
         x: Tensor<B, 2>,
         t_span: &[f64],
     ) -> Result<NeuralOdeAdjoint<B, F>, OdeError> {
-        let features = x.dims()[1];
+        let d_input = x.dims()[1];
         let (x, options) = self.start(x, t_span)?;
         let t1 = *t_span.last().expect("checked non-empty");
         let solution = solve_adjoint(&self.field, x, t_span[0], t1, &options)?;
@@ -187,7 +189,7 @@ where
         Ok(NeuralOdeAdjoint {
             output,
             solution,
-            features,
+            d_input,
         })
     }
 }
@@ -197,15 +199,15 @@ where
     B: AutodiffBackend,
     F: AutodiffModule<B> + VectorField<B, 2>,
 {
-    /// The backward sweep: the gradient with respect to the input `x` (`[batch, features]`,
+    /// The backward sweep: the gradient with respect to the input `x` (`[batch, d_input]`,
     /// without the augmented dimensions) and the field's parameter gradients.
     ///
     /// # Errors
     /// An [`OdeError`] of the backward solve.
     pub fn backward(self, grads: &B::Gradients) -> Result<AdjointGradients<B, 2>, OdeError> {
         let mut out = self.solution.backward(grads)?;
-        if out.y0.dims()[1] != self.features {
-            out.y0 = out.y0.narrow(1, 0, self.features);
+        if out.y0.dims()[1] != self.d_input {
+            out.y0 = out.y0.narrow(1, 0, self.d_input);
         }
         Ok(out)
     }

@@ -1,4 +1,4 @@
-//! ncps's LSTM memory cell (`mixed_memory=True`), shared by the LTC and CfC sequence layers.
+//! ncps's LSTM memory cell (`mixed_memory=True`), in front of any cell of a sequence layer.
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -13,24 +13,24 @@ use crate::param::materialize;
 /// `h'` replaces the liquid cell's state before each step; `c` is carried beside it.
 #[derive(Module, Debug)]
 pub struct MixedMemory<B: Backend> {
-    /// `[input] → [4·units]`: Xavier-uniform weight, bias U(−0.1, 0.1), as ncps.
+    /// `[d_input] → [4·d_hidden]`: Xavier-uniform weight, bias U(−0.1, 0.1), as ncps.
     pub input_map: Linear<B>,
-    /// `[units] → [4·units]`, no bias: orthogonal weight, as ncps.
+    /// `[d_hidden] → [4·d_hidden]`, no bias: orthogonal weight, as ncps.
     pub recurrent_map: Linear<B>,
 }
 
 impl<B: Backend> MixedMemory<B> {
-    pub(crate) fn init(input: usize, units: usize, device: &B::Device) -> Self {
-        let mut input_map = LinearConfig::new(input, 4 * units)
+    pub(crate) fn init(d_input: usize, d_hidden: usize, device: &B::Device) -> Self {
+        let mut input_map = LinearConfig::new(d_input, 4 * d_hidden)
             .with_initializer(Initializer::XavierUniform { gain: 1.0 })
             .init(device);
         input_map.weight = materialize(input_map.weight);
         input_map.bias = Some(Param::from_tensor(Tensor::random(
-            [4 * units],
+            [4 * d_hidden],
             Distribution::Uniform(-0.1, 0.1),
             device,
         )));
-        let mut recurrent_map = LinearConfig::new(units, 4 * units)
+        let mut recurrent_map = LinearConfig::new(d_hidden, 4 * d_hidden)
             .with_bias(false)
             .with_initializer(Initializer::Orthogonal { gain: 1.0 })
             .init(device);
@@ -48,9 +48,9 @@ impl<B: Backend> MixedMemory<B> {
         h: Tensor<B, 2>,
         c: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let z = self.input_map.forward(x) + self.recurrent_map.forward(h); // [batch, 4·units]
+        let z = self.input_map.forward(x) + self.recurrent_map.forward(h); // [batch, 4·d_hidden]
         let [i, ig, fg, og] = <[Tensor<B, 2>; 4]>::try_from(z.chunk(4, 1))
-            .unwrap_or_else(|_| unreachable!("4·units splits into 4 chunks"));
+            .unwrap_or_else(|_| unreachable!("4·d_hidden splits into 4 chunks"));
         let c = c * sigmoid(fg.add_scalar(1.0)) + i.tanh() * sigmoid(ig);
         let h = c.clone().tanh() * sigmoid(og);
         (h, c)

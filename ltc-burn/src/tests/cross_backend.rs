@@ -2,6 +2,9 @@
 //! wgpu (within 1e-4) for every module: the LTC (through each backend's fused kernel), the CfC
 //! (every mode, wired too), the liquid layer and the Neural ODE with a fixed-step solver.
 //!
+//! Each test seeds the CPU backend's generator (the weights are drawn there and copied to the
+//! GPU), so its numbers are the same run alone or in the suite.
+//!
 //! The module is named `cross_backend_wgpu` so that `cargo xtask test` runs it with the wgpu
 //! tests (it needs Vulkan) and skips it in the ndarray run.
 
@@ -46,6 +49,8 @@ mod cross_backend_wgpu {
 
     #[test]
     fn ltc_agrees() {
+        let _draws = ltc_testing::draws();
+        ltc_testing::seed::<Cpu>(&Default::default(), 1);
         let configs = [
             LtcConfig::from_wiring(AutoNcp::new(12, 3).build(4).unwrap()),
             LtcConfig::from_wiring(FullyConnected::new(6).build(4).unwrap())
@@ -75,8 +80,8 @@ mod cross_backend_wgpu {
             );
             assert_close(
                 &format!("{what}: state"),
-                &values(s_gpu.v),
-                &values(s_cpu.v),
+                &values(s_gpu.hidden),
+                &values(s_cpu.hidden),
                 TOL,
                 TOL,
             );
@@ -85,6 +90,8 @@ mod cross_backend_wgpu {
 
     #[test]
     fn cfc_agrees() {
+        let _draws = ltc_testing::draws();
+        ltc_testing::seed::<Cpu>(&Default::default(), 1);
         for mode in [CfcMode::Default, CfcMode::Pure, CfcMode::NoGate] {
             let mut config = CfcConfig::from_sizes(4, 8).with_proj_size(Some(3));
             config.cell.mode = mode;
@@ -110,7 +117,9 @@ mod cross_backend_wgpu {
 
     #[test]
     fn liquid_layer_agrees() {
-        let config = LiquidLayerConfig::new(4, 8);
+        let _draws = ltc_testing::draws();
+        ltc_testing::seed::<Cpu>(&Default::default(), 1);
+        let config = LiquidLayerConfig::from_sizes(4, 8);
         let cpu = config.init::<Cpu>(&Default::default()).unwrap();
         let gpu = to_gpu(cpu.clone(), config.init::<Gpu>(&wgpu()).unwrap());
         let (y_cpu, _) = cpu.forward(input([3, 7, 4], 5, &Default::default()), None, None);
@@ -120,6 +129,8 @@ mod cross_backend_wgpu {
 
     #[test]
     fn neural_ode_agrees() {
+        let _draws = ltc_testing::draws();
+        ltc_testing::seed::<Cpu>(&Default::default(), 1);
         let field = MlpFieldConfig::new(3, 16);
         let config = NeuralOdeConfig::new()
             .with_options(

@@ -90,8 +90,8 @@ fn ltc_extreme_inputs_stay_finite<B: AutodiffBackend>(device: &B::Device) {
         let x = x.require_grad();
         let (y, state) = ltc.forward(x.clone(), None, Some(dt));
         assert_finite(&format!("{what}: outputs"), &values(y.clone()));
-        assert_finite(&format!("{what}: state"), &values(state.v.clone()));
-        let loss = y.sum() + state.v.sum();
+        assert_finite(&format!("{what}: state"), &values(state.hidden.clone()));
+        let loss = y.sum() + state.hidden.sum();
         assert_finite_grads(what, &ltc, &x, loss);
     }
 }
@@ -107,7 +107,7 @@ fn ltc_zero_elapsed_time_holds_the_state<B: AutodiffBackend>(device: &B::Device)
     let (_, before) = ltc.forward(x.clone().slice([0..2, 0..2]), None, Some(ones));
     let held = tensor::<B, 2>(&[0.0, -1.0], [2, 1], device);
     let (_, after) = ltc.forward(x.slice([0..2, 2..3]), Some(before.clone()), Some(held));
-    let (a, b) = (values(before.v), values(after.v));
+    let (a, b) = (values(before.hidden), values(after.hidden));
     assert_finite("state after a zero step", &b);
     ltc_testing::assert_close("state across a zero step", &b, &a, 1e-6, 1e-6);
 }
@@ -134,7 +134,7 @@ fn ltc_denominator_never_reaches_zero<B: AutodiffBackend>(device: &B::Device) {
     let dt = tensor::<B, 2>(&[1e30; 6], [2, 3], device);
     let (y, state) = ltc.forward(x.clone(), None, Some(dt));
     assert_finite("outputs", &values(y.clone()));
-    assert_finite("state", &values(state.v.clone()));
+    assert_finite("state", &values(state.hidden.clone()));
     assert_finite_grads("zero-leak LTC", &ltc, &x, y.sum());
 }
 
@@ -149,8 +149,8 @@ fn cfc_extreme_inputs_stay_finite<B: AutodiffBackend>(device: &B::Device) {
             let x = x.require_grad();
             let (y, state) = cfc.forward(x.clone(), None, Some(dt));
             assert_finite(&format!("{what}: outputs"), &values(y.clone()));
-            assert_finite(&format!("{what}: state"), &values(state.h.clone()));
-            assert_finite_grads(&what, &cfc, &x, y.sum() + state.h.sum());
+            assert_finite(&format!("{what}: state"), &values(state.hidden.clone()));
+            assert_finite_grads(&what, &cfc, &x, y.sum() + state.hidden.sum());
         }
     }
     let wired = WiredCfcConfig::from_wiring(AutoNcp::new(10, 2).build(3).unwrap())
@@ -160,7 +160,7 @@ fn cfc_extreme_inputs_stay_finite<B: AutodiffBackend>(device: &B::Device) {
     let x = x.require_grad();
     let (y, state) = wired.forward(x.clone(), None, Some(dt));
     assert_finite("wired CfC: outputs", &values(y.clone()));
-    assert_finite("wired CfC: state", &values(state.h.clone()));
+    assert_finite("wired CfC: state", &values(state.hidden.clone()));
     assert_finite_grads("wired CfC", &wired, &x, y.sum());
 }
 

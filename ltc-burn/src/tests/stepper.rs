@@ -1,6 +1,6 @@
 //! The prepared steppers against the layers' own `step` on the plain tensor path: outputs and states over several steps,
 //! on every backend the parameters come from, for every mapping, wiring kind, mode,
-//! activation, mixed memory, projection, elapsed times (zero and negative ones included),
+//! activation, mixed memory, projection, timespans (zero and negative ones included),
 //! batch 1 and more; and their errors, which leave the state as it was.
 
 use burn::module::Param;
@@ -9,8 +9,9 @@ use burn::tensor::{Distribution, Tensor, TensorData};
 use ltc_testing::{assert_close, backend_tests, is_f64, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Random};
 
-use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode, CfcState};
-use crate::ltc::{LtcCellConfig, LtcConfig, LtcState, Mapping};
+use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode};
+use crate::ltc::{LtcCellConfig, LtcConfig, Mapping};
+use crate::recurrent::RecurrentState;
 use crate::stepper::{StepError, StepFloat};
 
 /// Steps per comparison.
@@ -20,7 +21,7 @@ fn tol<B: Backend>() -> f64 {
     if is_f64::<B>() { 1e-10 } else { 2e-5 }
 }
 
-/// `STEPS` inputs `[batch, input]` and elapsed times `[batch]` (one of them 0 and one
+/// `STEPS` inputs `[batch, d_input]` and timespans `[batch]` (one of them 0 and one
 /// negative when `odd_times`).
 fn inputs<B: Backend>(
     batch: usize,
@@ -71,7 +72,7 @@ fn compare<B: Backend, F: StepFloat>(
 
 /// A tensor's values in `F`.
 fn slice<B: Backend, F: StepFloat, const D: usize>(t: Tensor<B, D>) -> Vec<F> {
-    crate::stepper::into_vec(t)
+    crate::kernel::cpu::into_vec(t)
 }
 
 fn random<B: Backend, const D: usize>(
@@ -94,7 +95,7 @@ fn ltc_case<B: Backend, F: StepFloat>(
 ) {
     let mut ltc = config.init::<B>(device).unwrap();
     // Mappings away from their identity start.
-    let (s, m) = (ltc.input_size(), ltc.output_size());
+    let (s, m) = (ltc.d_input(), ltc.d_output());
     let cell = &mut ltc.cell;
     cell.input_w = cell.input_w.take().map(|_| random([s], device));
     cell.input_b = cell.input_b.take().map(|_| random([s], device));
@@ -111,8 +112,11 @@ fn ltc_case<B: Backend, F: StepFloat>(
         let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
         let (y, next) = ltc.step(x, state, dt);
         let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
-        let LtcState { v, c } = stepper.to_state::<B>(device);
-        let want = (next.v.clone(), next.c.clone());
+        let RecurrentState {
+            hidden: v,
+            memory: c,
+        } = stepper.to_state::<B>(device);
+        let want = (next.hidden.clone(), next.memory.clone());
         compare(&format!("{what}, step {t}"), &got, y, (v, c), want);
         state = Some(next);
     }
@@ -127,7 +131,7 @@ fn ltc_stepper_equals_step<B: Backend>(device: &B::Device) {
 }
 
 fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
-    B::seed(device, 41);
+    ltc_testing::seed::<B>(device, 41);
     let fc = FullyConnected::new(5).build(3).unwrap();
     let ncp = AutoNcp::new(8, 2).build(3).unwrap();
     let random = Random {
@@ -141,7 +145,7 @@ fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
     let cases = [
         ("FC, affine", LtcConfig::new(cell(fc.clone())), 1, false),
         (
-            "AutoNCP, linear, elapsed",
+            "AutoNCP, linear, timespans",
             LtcConfig::new(cell(ncp.clone()).with_input_mapping(Mapping::Linear)),
             3,
             true,
@@ -158,7 +162,7 @@ fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
             false,
         ),
         (
-            "AutoNCP, mixed memory, elapsed",
+            "AutoNCP, mixed memory, timespans",
             LtcConfig::new(cell(ncp)).with_mixed_memory(true),
             2,
             true,
@@ -178,10 +182,10 @@ fn cfc_stepper_equals_step<B: Backend>(device: &B::Device) {
 }
 
 fn cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
-    B::seed(device, 43);
+    ltc_testing::seed::<B>(device, 43);
     use Activation::*;
     use CfcMode::*;
-    // (mode, activation, backbone layers, projection, mixed memory, batch, elapsed)
+    // (mode, activation, backbone layers, projection, mixed memory, batch, timespans)
     let cases = [
         (Default, LecunTanh, 1, None, false, 1, false),
         (Default, Gelu, 2, Some(2), false, 3, true),
@@ -209,13 +213,16 @@ fn cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
             .into_iter()
             .enumerate()
         {
-            // CfC takes elapsed times as they are: keep them positive.
+            // CfC takes timespans as they are: keep them positive.
             let dt = dt.map(|dt| dt.abs().add_scalar(0.1));
             let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
             let (y, next) = cfc.step(x, state, dt);
             let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
-            let CfcState { h, c } = stepper.to_state::<B>(device);
-            let want = (next.h.clone(), next.c.clone());
+            let RecurrentState {
+                hidden: h,
+                memory: c,
+            } = stepper.to_state::<B>(device);
+            let want = (next.hidden.clone(), next.memory.clone());
             compare(&format!("{what}, step {t}"), &got, y, (h, c), want);
             state = Some(next);
         }
@@ -237,7 +244,7 @@ fn bad_input_is_named_and_changes_nothing() {
     assert_eq!(
         ltc.stepper::<f32>(0).unwrap_err(),
         StepError::ZeroBatch {
-            context: "Ltc::stepper"
+            context: "Ltc::stepper".into()
         }
     );
     let mut stepper = ltc.stepper::<f32>(2).unwrap();
@@ -246,27 +253,27 @@ fn bad_input_is_named_and_changes_nothing() {
     let err = stepper.step(&[0.5; 5], None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "LtcStepper::step: x has 5 values, expected 6 (batch 2 × input 3)"
+        "LtcStepper::step: x has 5 values, expected 6 (batch 2 × d_input 3)"
     );
     let err = stepper.step(&[0.5; 6], Some(&[1.0])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "LtcStepper::step: elapsed has 1 values, expected 2 (batch 2)"
+        "LtcStepper::step: timespans has 1 values, expected 2 (batch 2)"
     );
     let err = stepper.step(&[0.5; 6], Some(&[1.0, f32::NAN])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "LtcStepper::step: elapsed[1] = NaN: must be a finite time (0 or less holds the state)"
+        "LtcStepper::step: timespans[1] = NaN: must be a finite time (0 or less holds the state)"
     );
     let err = stepper.set_state(&[0.0; 15], None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "LtcStepper::set_state: state has 15 values, expected 16 (batch 2 × units 8)"
+        "LtcStepper::set_state: state has 15 values, expected 16 (batch 2 × d_hidden 8)"
     );
     let err = stepper.set_state(&[0.0; 16], Some(&[0.0; 16])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "LtcStepper::set_state: the layer has no mixed memory: give no `c` with the state"
+        "LtcStepper::set_state: the layer has no mixed memory: give no memory with the state"
     );
     assert_eq!(
         stepper.state(),
@@ -290,12 +297,12 @@ fn bad_input_is_named_and_changes_nothing() {
     let err = stepper.set_state(&[0.0; 4], None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "CfcStepper::set_state: the layer has mixed memory: give its `c` with the state"
+        "CfcStepper::set_state: the layer has mixed memory: give its memory with the state"
     );
     let err = stepper.step(&[0.0; 4], None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "CfcStepper::step: x has 4 values, expected 3 (batch 1 × input 3)"
+        "CfcStepper::step: x has 4 values, expected 3 (batch 1 × d_input 3)"
     );
     assert_eq!(
         cfc.stepper::<f32>(0).unwrap_err().to_string(),

@@ -74,7 +74,7 @@ fn config_json_is_parsed_strictly() {
     );
     assert!(parse_config::<CfcConfig>(&edited(&cfc, |v| v["proj_size"] = Value::Null)).is_ok());
     // A wrong type and an unknown mode: serde's message, naming the value and the line.
-    let err = parse_config::<CfcConfig>(&edited(&cfc, |v| v["cell"]["hidden_size"] = json!("8")))
+    let err = parse_config::<CfcConfig>(&edited(&cfc, |v| v["cell"]["d_hidden"] = json!("8")))
         .unwrap_err();
     assert!(
         err.to_string().contains("invalid type: string \"8\""),
@@ -173,7 +173,7 @@ fn mangled_config_json_never_panics() {
             FullyConnected::new(5).build(2).unwrap(),
         )),
         config_to_json(&LiquidClassifierConfig::new(
-            LiquidStackConfig::new(vec![LiquidLayerConfig::new(2, 4)]),
+            LiquidStackConfig::new(vec![LiquidLayerConfig::from_sizes(2, 4)]),
             3,
         )),
         config_to_json(&NeuralOdeConfig::new()),

@@ -1,5 +1,5 @@
 //! The fused CfC sequence against the plain step-by-step path: outputs, final state and the
-//! gradient of every parameter, the inputs, the initial state and the elapsed times, on random
+//! gradient of every parameter, the inputs, the initial state and the timespans, on random
 //! problems over every mode, backbone depth and fused activation, including batch 1, one
 //! hidden unit, sequence 1 and masked (wired-style) heads.
 
@@ -8,8 +8,10 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use ltc_testing::{assert_close, backend_tests, is_f64, param_grads, values};
 
-use super::has_fused;
-use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode, CfcState};
+use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode};
+use crate::kernel::cfc::CfcSequence;
+use crate::kernel::has;
+use crate::recurrent::RecurrentState;
 
 struct Case {
     batch: usize,
@@ -51,7 +53,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn fused_equals_plain<B: AutodiffBackend>(device: &B::Device) {
-    if !has_fused::<B>() {
+    if !has::<CfcSequence, B>() {
         return;
     }
     let (atol, rtol) = if is_f64::<B>() {
@@ -60,7 +62,7 @@ fn fused_equals_plain<B: AutodiffBackend>(device: &B::Device) {
         (2e-5, 2e-5)
     };
     for (i, case) in cases().into_iter().enumerate() {
-        B::seed(device, 70 + i as u64);
+        ltc_testing::seed::<B>(device, 70 + i as u64);
         let (batch, seq, s, h) = (case.batch, case.seq, case.input, case.hidden);
         let cell = CfcCellConfig::new(s, h)
             .with_mode(case.mode)
@@ -97,13 +99,11 @@ fn fused_equals_plain<B: AutodiffBackend>(device: &B::Device) {
             case.layers, case.mode, case.activation
         );
         let run = |layer: &crate::cfc::Cfc<B>| {
-            let state = CfcState {
-                h: h0.clone(),
-                c: None,
-            };
+            let state = RecurrentState::new(h0.clone());
             let (y, last) = layer.forward(x.clone(), Some(state), dt.clone());
             // The final state enters the loss too, through a different weight.
-            let loss = (y.clone() * weights.clone()).sum() + last.h.clone().sum().mul_scalar(0.5);
+            let loss =
+                (y.clone() * weights.clone()).sum() + last.hidden.clone().sum().mul_scalar(0.5);
             let grads = loss.backward();
             let mut all = param_grads(layer, &grads);
             all.push(values(x.grad(&grads).unwrap()));
@@ -111,7 +111,7 @@ fn fused_equals_plain<B: AutodiffBackend>(device: &B::Device) {
             if let Some(dt) = &dt {
                 all.push(values(dt.grad(&grads).unwrap()));
             }
-            (values(y), values(last.h), all)
+            (values(y), values(last.hidden), all)
         };
         let (fy, fh, fg) = run(&fused);
         let (py, ph, pg) = run(&plain);
@@ -134,7 +134,7 @@ fn fused_equals_plain<B: AutodiffBackend>(device: &B::Device) {
 /// `forward_last` and `step` take the fused path too and agree with the plain one (GELU
 /// included); dropout while training falls back to the plain path (with the same numbers).
 fn every_entry_point_agrees<B: AutodiffBackend>(device: &B::Device) {
-    B::seed(device, 5);
+    ltc_testing::seed::<B>(device, 5);
     let tol = if is_f64::<B>() { 1e-12 } else { 1e-5 };
     for activation in [Activation::LecunTanh, Activation::Gelu] {
         let cell = CfcCellConfig::new(3, 4)
@@ -147,7 +147,13 @@ fn every_entry_point_agrees<B: AutodiffBackend>(device: &B::Device) {
         let (a, sa) = fused.forward_last(x.clone(), None, Some(dt.clone()));
         let (b, sb) = plain.forward_last(x.clone(), None, Some(dt.clone()));
         assert_close("forward_last", &values(a), &values(b), tol, tol);
-        assert_close("forward_last state", &values(sa.h), &values(sb.h), tol, tol);
+        assert_close(
+            "forward_last state",
+            &values(sa.hidden),
+            &values(sb.hidden),
+            tol,
+            tol,
+        );
         let x0 = x.narrow(1, 0, 1).reshape([2, 3]);
         let dt0 = dt.narrow(1, 0, 1).reshape([2]);
         let (a, _) = fused.step(x0.clone(), None, Some(dt0.clone()));
@@ -160,7 +166,7 @@ fn every_entry_point_agrees<B: AutodiffBackend>(device: &B::Device) {
     let cell = gelu.init::<B>(device).unwrap();
     assert_eq!(
         cell.fused_sequence(&x, &h0, None).is_some(),
-        has_fused::<B>(),
+        has::<CfcSequence, B>(),
         "GELU is fused where the backend has the kernel"
     );
     let dropout = CfcCellConfig::new(3, 4).with_backbone_dropout(0.3);
@@ -173,7 +179,7 @@ fn every_entry_point_agrees<B: AutodiffBackend>(device: &B::Device) {
         cell.valid()
             .fused_sequence(&x.inner(), &h0.inner(), None)
             .is_some()
-            == has_fused::<B::InnerBackend>(),
+            == has::<CfcSequence, B::InnerBackend>(),
         "inference ignores dropout"
     );
 }

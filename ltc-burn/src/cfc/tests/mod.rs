@@ -10,6 +10,9 @@ use ltc_wirings::{AutoNcp, FullyConnected, Ncp};
 
 use super::*;
 use crate::ConfigError;
+use crate::recurrent::{Recurrent, RecurrentCell, RecurrentState};
+
+mod fused;
 
 fn tol<B: AutodiffBackend>() -> f64 {
     if is_f64::<B>() { 1e-12 } else { 1e-5 }
@@ -73,7 +76,7 @@ fn closed_forms_by_hand<B: AutodiffBackend>(device: &B::Device) {
         let x = tensor::<B, 2>(&[2.0], [1, 1], device);
         let h = tensor::<B, 2>(&[0.5], [1, 1], device);
         let dt = tensor::<B, 1>(&[dt], [1], device);
-        let got = values(cell.forward(x, h, Some(dt)));
+        let got = values(cell.forward(x, h, Some(dt)).1);
         assert_close(&format!("{mode:?}"), &got, &[want], tol::<B>(), 0.0);
     }
 }
@@ -94,7 +97,7 @@ fn backbone_by_hand<B: AutodiffBackend>(device: &B::Device) {
     let h = tensor::<B, 2>(&[0.1], [1, 1], device);
     let z = 1.7159 * (0.666f64 * (1.0 * 0.3 + 2.0 * 0.1 - 0.2)).tanh();
     // ff2 = 0, so h' = tanh(0.8·z) + σ(0)·tanh(0).
-    let got = values(cell.forward(x, h, None));
+    let got = values(cell.forward(x, h, None).1);
     assert_close("h'", &got, &[(0.8 * z).tanh()], tol::<B>(), 0.0);
 }
 
@@ -113,7 +116,7 @@ fn numbers_tensor<B: AutodiffBackend, const D: usize>(
 }
 
 fn plain_cfc<B: AutodiffBackend>(device: &B::Device, mixed_memory: bool, seed: u64) -> Cfc<B> {
-    B::seed(device, seed);
+    ltc_testing::seed::<B>(device, seed);
     CfcConfig::new(
         CfcCellConfig::new(4, 6)
             .with_backbone_units(8)
@@ -130,7 +133,7 @@ fn wired_cfc<B: AutodiffBackend>(
     variant: WiredVariant,
     seed: u64,
 ) -> WiredCfc<B> {
-    B::seed(device, seed);
+    ltc_testing::seed::<B>(device, seed);
     let wiring = AutoNcp::new(10, 2).build(4).unwrap();
     WiredCfcConfig::new(WiredCfcCellConfig::new(wiring).with_variant(variant))
         .init::<B>(device)
@@ -138,12 +141,12 @@ fn wired_cfc<B: AutodiffBackend>(
 }
 
 /// Runs `layer` on a whole sequence and step by step; both must agree (outputs and state).
-fn assert_step_equals_forward<B: AutodiffBackend, C: CfcCore<B>>(
+fn assert_step_equals_forward<B: AutodiffBackend, C: RecurrentCell<B>>(
     what: &str,
-    layer: &CfcLayer<B, C>,
+    layer: &Recurrent<B, C>,
     device: &B::Device,
 ) {
-    let (batch, seq, s) = (2, 5, layer.input_size());
+    let (batch, seq, s) = (2, 5, layer.d_input());
     let x = numbers_tensor::<B, 3>([batch, seq, s], 9, -1.0, 1.0, device);
     let ts = numbers_tensor::<B, 2>([batch, seq], 10, 0.5, 1.5, device);
     let (y, state) = layer.forward(x.clone(), None, Some(ts.clone()));
@@ -160,16 +163,20 @@ fn assert_step_equals_forward<B: AutodiffBackend, C: CfcCore<B>>(
     let tol = tol::<B>();
     let stepped = Tensor::stack::<3>(steps, 1);
     assert_close(what, &values(stepped), &values(y.clone()), tol, tol);
-    assert_close(what, &values(s_t.h), &values(state.h.clone()), tol, tol);
-    assert_eq!(s_t.c.is_some(), layer.lstm.is_some());
-    if let (Some(a), Some(b)) = (s_t.c, state.c.clone()) {
+    assert_close(
+        what,
+        &values(s_t.hidden),
+        &values(state.hidden.clone()),
+        tol,
+        tol,
+    );
+    assert_eq!(s_t.memory.is_some(), layer.lstm.is_some());
+    if let (Some(a), Some(b)) = (s_t.memory, state.memory.clone()) {
         assert_close(what, &values(a), &values(b), tol, tol);
     }
     // The last step of `forward` is `forward_last`.
     let (last, _) = layer.forward_last(x, None, Some(ts));
-    let y_last = y
-        .narrow(1, seq - 1, 1)
-        .reshape([batch, layer.output_size()]);
+    let y_last = y.narrow(1, seq - 1, 1).reshape([batch, layer.d_output()]);
     assert_close(what, &values(last), &values(y_last), tol, tol);
 }
 
@@ -218,7 +225,7 @@ fn timespans_are_per_sample<B: AutodiffBackend>(device: &B::Device) {
 
 fn sequence_first_is_the_transpose<B: AutodiffBackend>(device: &B::Device) {
     let batch_first = plain_cfc::<B>(device, true, 11);
-    let seq_first = CfcLayer {
+    let seq_first = Recurrent {
         batch_first: false,
         ..batch_first.clone()
     };
@@ -228,7 +235,7 @@ fn sequence_first_is_the_transpose<B: AutodiffBackend>(device: &B::Device) {
     let (b, sb) = seq_first.forward(x.swap_dims(0, 1), None, Some(ts.swap_dims(0, 1)));
     let tol = tol::<B>();
     assert_close("outputs", &values(b.swap_dims(0, 1)), &values(a), tol, tol);
-    assert_close("state", &values(sb.h), &values(sa.h), tol, tol);
+    assert_close("state", &values(sb.hidden), &values(sa.hidden), tol, tol);
 }
 
 fn record_round_trip<B: AutodiffBackend>(device: &B::Device) {
@@ -265,7 +272,7 @@ fn dropout_applies_to_every_backbone_layer<B: AutodiffBackend>(device: &B::Devic
     let x = numbers_tensor::<B, 2>([4, 3], 22, -1.0, 1.0, device);
     let h = Tensor::<B, 2>::zeros([4, 5], device);
     for (compat, layers, random) in [(false, 1, true), (true, 1, false), (true, 2, true)] {
-        B::seed(device, 23);
+        ltc_testing::seed::<B>(device, 23);
         let cell = CfcCellConfig::new(3, 5)
             .with_backbone_units(16)
             .with_backbone_layers(layers)
@@ -273,15 +280,15 @@ fn dropout_applies_to_every_backbone_layer<B: AutodiffBackend>(device: &B::Devic
             .with_ncps_compat(compat)
             .init::<B>(device)
             .unwrap();
-        let a = values(cell.forward(x.clone(), h.clone(), None));
-        let b = values(cell.forward(x.clone(), h.clone(), None));
+        let a = values(cell.forward(x.clone(), h.clone(), None).1);
+        let b = values(cell.forward(x.clone(), h.clone(), None).1);
         assert_eq!(a != b, random, "ncps_compat {compat}, {layers} layer(s)");
         // Inference (no autodiff): never dropped.
         let inner = cell.valid();
         let xi = x.clone().inner();
         let hi = h.clone().inner();
-        let c = values(inner.forward(xi.clone(), hi.clone(), None));
-        assert_eq!(c, values(inner.forward(xi, hi, None)));
+        let c = values(inner.forward(xi.clone(), hi.clone(), None).1);
+        assert_eq!(c, values(inner.forward(xi, hi, None).1));
     }
 }
 
@@ -334,7 +341,7 @@ fn faithful_variant_follows_the_wiring<B: AutodiffBackend>(device: &B::Device) {
         "the test needs present and absent command → command synapses: {command_synapses:?}"
     );
     for variant in [WiredVariant::Faithful, WiredVariant::Ncps] {
-        B::seed(device, 24);
+        ltc_testing::seed::<B>(device, 24);
         let mut cell = WiredCfcCellConfig::new(wiring.clone())
             .with_mode(CfcMode::NoGate)
             .with_variant(variant)
@@ -397,7 +404,7 @@ fn faithful_variant_follows_the_wiring<B: AutodiffBackend>(device: &B::Device) {
     }
 }
 
-/// ncps's output is the motor layer; the faithful variant's is neurons `0..output_dim` of the
+/// ncps's output is the motor layer; the faithful variant's is neurons `0..d_output` of the
 /// id-ordered state, the same neurons.
 fn outputs_are_the_motor_neurons<B: AutodiffBackend>(device: &B::Device) {
     let x = numbers_tensor::<B, 3>([2, 3, 4], 27, -1.0, 1.0, device);
@@ -405,8 +412,8 @@ fn outputs_are_the_motor_neurons<B: AutodiffBackend>(device: &B::Device) {
         let cfc = wired_cfc::<B>(device, variant, 28);
         let (y, state) = cfc.forward_last(x.clone(), None, None);
         let motor = match variant {
-            WiredVariant::Ncps => state.h.narrow(1, 8, 2), // [inter | command | motor]
-            WiredVariant::Faithful => state.h.narrow(1, 0, 2),
+            WiredVariant::Ncps => state.hidden.narrow(1, 8, 2), // [inter | command | motor]
+            WiredVariant::Faithful => state.hidden.narrow(1, 0, 2),
         };
         assert_eq!(values(y), values(motor), "{variant:?}");
     }
@@ -421,7 +428,7 @@ fn outputs_are_the_motor_neurons<B: AutodiffBackend>(device: &B::Device) {
         .init::<B>(device)
         .unwrap();
     let (y, state) = cfc.forward_last(x, None, None);
-    assert_eq!(values(y), values(state.h.narrow(1, 0, 2)));
+    assert_eq!(values(y), values(state.hidden.narrow(1, 0, 2)));
 }
 
 fn rejects_wrong_input_width<B: AutodiffBackend>(device: &B::Device) {
@@ -437,19 +444,13 @@ fn rejects_wrong_timespans<B: AutodiffBackend>(device: &B::Device) {
 
 fn rejects_wrong_state<B: AutodiffBackend>(device: &B::Device) {
     let cfc = plain_cfc::<B>(device, false, 1);
-    let state = CfcState {
-        h: Tensor::zeros([2, 7], device),
-        c: None,
-    };
+    let state = RecurrentState::new(Tensor::zeros([2, 7], device));
     let _ = cfc.step(Tensor::zeros([2, 4], device), Some(state), None);
 }
 
 fn rejects_state_without_memory_cell<B: AutodiffBackend>(device: &B::Device) {
     let cfc = plain_cfc::<B>(device, true, 1);
-    let state = CfcState {
-        h: Tensor::zeros([2, 6], device),
-        c: None,
-    };
+    let state = RecurrentState::new(Tensor::zeros([2, 6], device));
     let _ = cfc.forward(Tensor::zeros([2, 3, 4], device), Some(state), None);
 }
 
@@ -473,15 +474,15 @@ backend_tests! {
     pure_mode_initial_values,
     faithful_variant_follows_the_wiring,
     outputs_are_the_motor_neurons,
-    #[should_panic(expected = "Cfc::forward: x must have shape [batch, seq, input=4], got [2, 3, 5]")]
+    #[should_panic(expected = "Cfc::forward: x must have shape [batch, seq, d_input=4], got [2, 3, 5]")]
     rejects_wrong_input_width,
     #[should_panic(expected = "WiredCfc::forward: timespans must have shape [batch=2, seq=3], got [3, 2]")]
     rejects_wrong_timespans,
-    #[should_panic(expected = "Cfc::step: state.h must have shape [batch=2, units=6], got [2, 7]")]
+    #[should_panic(expected = "Cfc::step: state.hidden must have shape [batch=2, d_hidden=6], got [2, 7]")]
     rejects_wrong_state,
-    #[should_panic(expected = "this layer has mixed memory, so state.c must be a [batch, units] tensor, got None")]
+    #[should_panic(expected = "this layer has mixed memory, so state.memory must be a [batch, d_hidden] tensor, got None")]
     rejects_state_without_memory_cell,
-    #[should_panic(expected = "CfcCell::forward: h must have shape [batch=2, hidden=6], got [3, 6]")]
+    #[should_panic(expected = "Cfc cell: h must have shape [batch=2, d_hidden=6], got [3, 6]")]
     rejects_wrong_cell_state,
 }
 
@@ -490,7 +491,7 @@ fn bad_configs_name_the_field_and_the_fix() {
     let err = CfcCellConfig::new(3, 0).validate().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "CfcCellConfig.hidden_size = 0: must be at least 1"
+        "CfcCellConfig.d_hidden = 0: must be at least 1"
     );
     let err = CfcCellConfig::new(3, 4)
         .with_backbone_units(0)

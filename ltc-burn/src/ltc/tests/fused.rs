@@ -1,14 +1,15 @@
 //! The fused unfold against the plain tensor path, on every backend: outputs and the gradient
 //! of every input, on random problems including batch 1, units 1 and sequence 1, dense and
-//! sparse wirings, with and without per-step elapsed times.
+//! sparse wirings, with and without per-step timespans.
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use ltc_testing::{assert_close, backend_tests, is_f64, param_grads, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Ncp, Random, Wiring};
 
-use super::{UnfoldInputs, has_fused, unfold, unfold_reference};
-use crate::ltc::{LtcCell, LtcCellConfig, LtcConfig, Positivity};
+use crate::kernel::ltc::{LtcUnfold, UnfoldInputs, cube::MAX_UNITS};
+use crate::kernel::{self, Compute, has};
+use crate::ltc::{LtcCell, LtcCellConfig, LtcConfig, Positivity, unfold_plain};
 
 struct Case {
     batch: usize,
@@ -68,7 +69,7 @@ fn fused_equals_reference<B: AutodiffBackend>(device: &B::Device) {
         (1e-5, 1e-5)
     };
     for (i, case) in cases().into_iter().enumerate() {
-        B::seed(device, 40 + i as u64);
+        ltc_testing::seed::<B>(device, 40 + i as u64);
         let (batch, seq) = (case.batch, case.seq);
         let (n, s) = (case.wiring.units(), case.wiring.input_dim());
         let cell = cell::<B>(case.wiring, case.unfolds, device);
@@ -85,7 +86,8 @@ fn fused_equals_reference<B: AutodiffBackend>(device: &B::Device) {
 
         // Fresh inputs per run: a backward pass consumes the graph of the parameters'
         // transforms (softplus, mask).
-        let run = |f: fn(UnfoldInputs<B>) -> Tensor<B, 3>| {
+        let fused = |inputs| kernel::ltc::unfold(inputs).expect("a kernel on every test backend");
+        let run = |f: &dyn Fn(UnfoldInputs<B>) -> Tensor<B, 3>| {
             let v = f(UnfoldInputs {
                 x: x.clone(),
                 v0: v0.clone(),
@@ -98,8 +100,8 @@ fn fused_equals_reference<B: AutodiffBackend>(device: &B::Device) {
             all.push(values(v0.grad(&grads).unwrap()));
             (values(v), all)
         };
-        let (fused_v, fused_grads) = run(unfold);
-        let (plain_v, plain_grads) = run(unfold_reference);
+        let (fused_v, fused_grads) = run(&fused);
+        let (plain_v, plain_grads) = run(&unfold_plain);
         assert_close(&format!("{what}: v"), &fused_v, &plain_v, atol, rtol);
         assert_eq!(fused_grads.len(), plain_grads.len());
         for (k, (f, p)) in fused_grads.iter().zip(&plain_grads).enumerate() {
@@ -120,9 +122,9 @@ fn fused_equals_reference<B: AutodiffBackend>(device: &B::Device) {
 /// The layer takes the fused path on every test backend (ndarray's CPU kernel, wgpu's CubeCL
 /// kernel) and gives the reference's numbers there; `fused = false` forces the plain path.
 fn layer_uses_the_fused_path_where_it_exists<B: AutodiffBackend>(device: &B::Device) {
-    assert!(has_fused::<B>());
-    assert!(has_fused::<B::InnerBackend>());
-    B::seed(device, 3);
+    assert!(has::<LtcUnfold, B>());
+    assert!(has::<LtcUnfold, B::InnerBackend>());
+    ltc_testing::seed::<B>(device, 3);
     let wiring = AutoNcp::new(10, 2).build(3).unwrap();
     let config = LtcConfig::from_wiring(wiring);
     let fused = config.init::<B>(device).unwrap();
@@ -133,15 +135,15 @@ fn layer_uses_the_fused_path_where_it_exists<B: AutodiffBackend>(device: &B::Dev
     let (b, sb) = plain.forward(x, None, None);
     let tol = if is_f64::<B>() { 1e-12 } else { 1e-6 };
     assert_close("outputs", &values(a), &values(b), tol, tol);
-    assert_close("state", &values(sa.v), &values(sb.v), tol, tol);
+    assert_close("state", &values(sa.hidden), &values(sb.hidden), tol, tol);
     assert!(!fused.clone().with_fused(false).cell.fused);
 }
 
-/// Past the GPU kernels' size limit (`cube::MAX_UNITS`, shared memory) `unfold` still works: on
-/// wgpu it takes the plain path instead of failing at launch.
+/// Past the GPU kernels' size limit (`cube::MAX_UNITS`, shared memory) the cell still works:
+/// on wgpu the kernel declines and the cell takes the plain path instead of failing at launch.
 fn more_units_than_the_gpu_kernel_takes<B: AutodiffBackend>(device: &B::Device) {
-    let n = super::cube::MAX_UNITS + 1;
-    B::seed(device, 5);
+    let n = MAX_UNITS + 1;
+    ltc_testing::seed::<B>(device, 5);
     let cell = cell::<B>(FullyConnected::new(n).build(1).unwrap(), 1, device);
     let inputs = UnfoldInputs {
         x: Tensor::<B, 3>::ones([1, 1, 1], device),
@@ -150,9 +152,13 @@ fn more_units_than_the_gpu_kernel_takes<B: AutodiffBackend>(device: &B::Device) 
         params: cell.unfold_params(),
     };
     let tol = if is_f64::<B>() { 1e-11 } else { 1e-5 };
-    let fused = values(unfold(inputs.clone()));
-    assert_eq!(fused.len(), n);
-    assert_close("v", &fused, &values(unfold_reference(inputs)), tol, tol);
+    // The CPU kernel takes any size; the GPU kernel declines.
+    let on_cpu = kernel::backend_info::<B>().is_some_and(|b| b.compute == Compute::Rayon);
+    assert_eq!(kernel::ltc::unfold(inputs.clone()).is_some(), on_cpu);
+    let UnfoldInputs { x, v0, cm_t, .. } = inputs.clone();
+    let v = values(cell.unfold(x, v0, cm_t));
+    assert_eq!(v.len(), n);
+    assert_close("v", &v, &values(unfold_plain(inputs)), tol, tol);
 }
 
 backend_tests! {

@@ -11,6 +11,9 @@ use ltc_wirings::{AutoNcp, FullyConnected};
 
 use super::*;
 use crate::ConfigError;
+use crate::recurrent::{RecurrentCell, RecurrentState};
+
+mod fused;
 
 fn tol<B: AutodiffBackend>() -> f64 {
     if is_f64::<B>() { 1e-12 } else { 1e-5 }
@@ -74,7 +77,7 @@ fn semi_implicit_update_by_hand<B: AutodiffBackend>(device: &B::Device) {
 /// cell with cm halved, Δt = 1, K = 2 (same cm_t).
 fn elapsed_time_enters_through_cm_t<B: AutodiffBackend>(device: &B::Device) {
     let wiring = AutoNcp::new(8, 2).build(3).unwrap();
-    B::seed(device, 7);
+    ltc_testing::seed::<B>(device, 7);
     let cell = LtcCellConfig::new(wiring)
         .with_ode_unfolds(2)
         .with_positivity(Positivity::Clip)
@@ -107,7 +110,7 @@ fn elapsed_time_enters_through_cm_t<B: AutodiffBackend>(device: &B::Device) {
 }
 
 fn ncp_ltc<B: AutodiffBackend>(device: &B::Device, mixed: bool, seed: u64) -> Ltc<B> {
-    B::seed(device, seed);
+    ltc_testing::seed::<B>(device, seed);
     let wiring = AutoNcp::new(12, 3).build(4).unwrap();
     LtcConfig::from_wiring(wiring)
         .with_mixed_memory(mixed)
@@ -167,8 +170,8 @@ fn timespans_are_per_sample<B: AutodiffBackend>(device: &B::Device) {
         let ts = tensor::<B, 2>(&numbers(batch * seq, 7, 0.2, 2.0), [batch, seq], device);
         let (y, state) = ltc.forward(x.clone(), None, Some(ts.clone()));
         let y = values(y);
-        let v = values(state.v);
-        let (o, n) = (ltc.output_size(), ltc.units());
+        let v = values(state.hidden);
+        let (o, n) = (ltc.d_output(), ltc.d_hidden());
         for b in 0..batch {
             let xb = x.clone().narrow(0, b, 1);
             let tb = ts.clone().narrow(0, b, 1);
@@ -184,7 +187,7 @@ fn timespans_are_per_sample<B: AutodiffBackend>(device: &B::Device) {
             assert_close(
                 "final state",
                 &v[b * n..(b + 1) * n],
-                &values(sb.v),
+                &values(sb.hidden),
                 tol::<B>(),
                 tol::<B>(),
             );
@@ -228,21 +231,21 @@ fn step_equals_forward<B: AutodiffBackend>(device: &B::Device) {
     );
     assert_close(
         "v",
-        &values(s.v),
-        &values(state.v.clone()),
+        &values(s.hidden),
+        &values(state.hidden.clone()),
         tol::<B>(),
         tol::<B>(),
     );
     assert_close(
         "c",
-        &values(s.c.unwrap()),
-        &values(state.c.clone().unwrap()),
+        &values(s.memory.unwrap()),
+        &values(state.memory.clone().unwrap()),
         tol::<B>(),
         tol::<B>(),
     );
 
     let (last, last_state) = ltc.forward_last(x, None, Some(ts));
-    let o = ltc.output_size();
+    let o = ltc.d_output();
     assert_close(
         "forward_last",
         &values(last),
@@ -252,8 +255,8 @@ fn step_equals_forward<B: AutodiffBackend>(device: &B::Device) {
     );
     assert_close(
         "forward_last state",
-        &values(last_state.v),
-        &values(state.v),
+        &values(last_state.hidden),
+        &values(state.hidden),
         tol::<B>(),
         tol::<B>(),
     );
@@ -279,8 +282,8 @@ fn sequence_first_is_the_transpose<B: AutodiffBackend>(device: &B::Device) {
     );
     assert_close(
         "state",
-        &values(sb.v),
-        &values(sa.v),
+        &values(sb.hidden),
+        &values(sa.hidden),
         tol::<B>(),
         tol::<B>(),
     );
@@ -294,7 +297,7 @@ fn clip_mode_clips_after_every_optimizer_step<B: AutodiffBackend>(device: &B::De
         Positivity::Softplus,
         Positivity::Unconstrained,
     ] {
-        B::seed(device, 14);
+        ltc_testing::seed::<B>(device, 14);
         let wiring = FullyConnected::new(6).build(2).unwrap();
         let ltc = LtcConfig::new(LtcCellConfig::new(wiring).with_positivity(positivity))
             .init::<B>(device)
@@ -388,20 +391,14 @@ fn rejects_wrong_timespans<B: AutodiffBackend>(device: &B::Device) {
 fn rejects_wrong_state<B: AutodiffBackend>(device: &B::Device) {
     let ltc = ncp_ltc::<B>(device, false, 1);
     let x = Tensor::<B, 2>::zeros([2, 4], device);
-    let state = LtcState {
-        v: Tensor::zeros([2, 7], device),
-        c: None,
-    };
+    let state = RecurrentState::new(Tensor::zeros([2, 7], device));
     let _ = ltc.step(x, Some(state), None);
 }
 
 fn rejects_state_without_memory_cell<B: AutodiffBackend>(device: &B::Device) {
     let ltc = ncp_ltc::<B>(device, true, 1);
     let x = Tensor::<B, 3>::zeros([2, 3, 4], device);
-    let state = LtcState {
-        v: Tensor::zeros([2, 12], device),
-        c: None,
-    };
+    let state = RecurrentState::new(Tensor::zeros([2, 12], device));
     let _ = ltc.forward(x, Some(state), None);
 }
 
@@ -415,13 +412,13 @@ backend_tests! {
     clip_mode_clips_after_every_optimizer_step,
     record_round_trip,
     parameter_count_matches_ncps,
-    #[should_panic(expected = "Ltc::forward: x must have shape [batch, seq, input=4], got [2, 3, 5]")]
+    #[should_panic(expected = "Ltc::forward: x must have shape [batch, seq, d_input=4], got [2, 3, 5]")]
     rejects_wrong_input_width,
     #[should_panic(expected = "Ltc::forward: timespans must have shape [batch=2, seq=3], got [3, 2]")]
     rejects_wrong_timespans,
-    #[should_panic(expected = "Ltc::step: state.v must have shape [batch=2, units=12], got [2, 7]")]
+    #[should_panic(expected = "Ltc::step: state.hidden must have shape [batch=2, d_hidden=12], got [2, 7]")]
     rejects_wrong_state,
-    #[should_panic(expected = "this layer has mixed memory, so state.c must be a [batch, units] tensor, got None")]
+    #[should_panic(expected = "this layer has mixed memory, so state.memory must be a [batch, d_hidden] tensor, got None")]
     rejects_state_without_memory_cell,
 }
 

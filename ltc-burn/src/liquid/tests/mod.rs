@@ -1,0 +1,4 @@
+//! The liquid layer, stack and classifier.
+
+mod layer;
+mod stack;

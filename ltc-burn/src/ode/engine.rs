@@ -1,0 +1,401 @@
+//! The shared Runge–Kutta engine: one loop for every solver of [`super::Solver`], with step
+//! control, the first-step guess, saving by dense output, and the errors.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{ElementConversion, Tensor};
+
+use super::field::VectorField;
+use super::interpolant::Interpolant;
+use super::options::{SaveAt, SolveOptions};
+use super::solution::{OdeError, Solution, Stats};
+use super::solve::save_times;
+use super::tableau::ButcherTableau;
+
+/// The shared Runge–Kutta engine.
+pub(crate) struct Engine<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> {
+    pub(crate) field: &'a F,
+    pub(crate) tableau: &'static ButcherTableau,
+    pub(crate) options: &'a SolveOptions,
+    /// Error-norm only over the first `n` elements of the flattened state (the adjoint's
+    /// seminorm); `None`: every element.
+    pub(crate) norm_prefix: Option<usize>,
+    pub(crate) stats: Stats,
+    _backend: core::marker::PhantomData<B>,
+}
+
+/// Where the saved states are collected.
+struct Saver<B: Backend, const D: usize> {
+    times: Vec<f64>,
+    next: usize,
+    every_step: bool,
+    ts: Vec<f64>,
+    ys: Vec<Tensor<B, D>>,
+}
+
+/// The stages of one step and what follows from them.
+struct Step<B: Backend, const D: usize> {
+    y1: Tensor<B, D>,
+    ks: Vec<Tensor<B, D>>,
+}
+
+/// Times closer than this fraction of the step (or of the span) are the same time.
+const SAME_TIME: f64 = 1e-12;
+
+impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B, D, F> {
+    pub(crate) fn new(field: &'a F, options: &'a SolveOptions, norm_prefix: Option<usize>) -> Self {
+        Engine {
+            field,
+            tableau: options.solver.tableau(),
+            options,
+            norm_prefix,
+            stats: Stats::default(),
+            _backend: core::marker::PhantomData,
+        }
+    }
+
+    fn eval(&mut self, t: f64, y: Tensor<B, D>) -> Tensor<B, D> {
+        let dims = y.dims();
+        let out = self.field.eval(t, y);
+        assert_eq!(
+            out.dims(),
+            dims,
+            "the vector field returned shape {:?} for a state of shape {dims:?}: f(t, y) must \
+             have y's shape",
+            out.dims()
+        );
+        self.stats.nfe += 1;
+        out
+    }
+
+    fn step(&mut self, t: f64, h: f64, y: &Tensor<B, D>, k1: Tensor<B, D>) -> Step<B, D> {
+        let tab = self.tableau;
+        let s = tab.stages();
+        let mut ks = Vec::with_capacity(s);
+        ks.push(k1);
+        let mut last_input = None;
+        for i in 1..s {
+            let yi = combine(y, h, tab.a[i], &ks);
+            if tab.fsal && i == s - 1 {
+                last_input = Some(yi.clone());
+            }
+            let ki = self.eval(t + tab.c[i] * h, yi);
+            ks.push(ki);
+        }
+        let y1 = match last_input {
+            // FSAL: the last stage's input is y + h·Σ b·k.
+            Some(y1) => y1,
+            None => combine(y, h, tab.b, &ks),
+        };
+        Step { y1, ks }
+    }
+
+    /// RMS over the (prefix of the) flattened tensor; `NaN` when anything in `also_finite` is
+    /// not finite. One device read.
+    fn rms(&self, x: Tensor<B, D>, also_finite: &Tensor<B, D>) -> f64 {
+        let flat: Tensor<B, 1> = x.detach().flatten(0, D - 1);
+        let flat = match self.norm_prefix {
+            Some(n) => flat.narrow(0, 0, n),
+            None => flat,
+        };
+        let guard = also_finite.clone().detach().mul_scalar(0.0).sum();
+        let mean_sq = flat.powi_scalar(2).mean() + guard;
+        mean_sq.into_scalar().elem::<f64>().sqrt()
+    }
+
+    fn all_finite(&self, y: &Tensor<B, D>) -> bool {
+        y.clone()
+            .detach()
+            .mul_scalar(0.0)
+            .sum()
+            .into_scalar()
+            .elem::<f64>()
+            .is_finite()
+    }
+
+    /// Hairer, Nørsett & Wanner I, §II.4, as torchdiffeq: one extra evaluation.
+    fn initial_step(&mut self, t0: f64, y0: &Tensor<B, D>, f0: &Tensor<B, D>, dir: f64) -> f64 {
+        let (rtol, atol) = (self.options.rtol, self.options.atol);
+        let scale = y0.clone().detach().abs().mul_scalar(rtol).add_scalar(atol);
+        let d0 = self.rms(y0.clone() / scale.clone(), y0);
+        let d1 = self.rms(f0.clone() / scale.clone(), f0);
+        let h0 = if d0 < 1e-5 || d1 < 1e-5 || !d0.is_finite() || !d1.is_finite() {
+            1e-6
+        } else {
+            0.01 * d0 / d1
+        };
+        let y1 = y0.clone().detach() + f0.clone().detach().mul_scalar(h0 * dir);
+        let f1 = self.eval(t0 + h0 * dir, y1).detach();
+        let d2 = self.rms((f1 - f0.clone().detach()) / scale, f0) / h0;
+        let h1 = if d1 <= 1e-15 && d2 <= 1e-15 || !d2.is_finite() {
+            (h0 * 1e-3).max(1e-6)
+        } else {
+            (0.01 / d1.max(d2)).powf(1.0 / f64::from(self.tableau.order))
+        };
+        (100.0 * h0).min(h1)
+    }
+
+    pub(crate) fn run(
+        mut self,
+        y0: Tensor<B, D>,
+        t0: f64,
+        t1: f64,
+    ) -> Result<Solution<B, D>, OdeError> {
+        if !t0.is_finite() || !t1.is_finite() {
+            return Err(OdeError::InvalidTimes(format!(
+                "the span [{t0}, {t1}] must be finite"
+            )));
+        }
+        let mut saver = Saver {
+            times: save_times(&self.options.save_at, t0, t1)?,
+            next: 0,
+            every_step: self.options.save_at == SaveAt::Steps,
+            ts: Vec::new(),
+            ys: Vec::new(),
+        };
+        let span = (t1 - t0).abs();
+        // Save times at the start.
+        while saver.next < saver.times.len()
+            && (saver.times[saver.next] - t0).abs() <= SAME_TIME * span.max(f64::MIN_POSITIVE)
+        {
+            saver.ts.push(saver.times[saver.next]);
+            saver.ys.push(y0.clone());
+            saver.next += 1;
+        }
+        if saver.every_step {
+            saver.ts.push(t0);
+            saver.ys.push(y0.clone());
+        }
+        let y = if t0 == t1 {
+            y0
+        } else if let Some(dt) = self.options.dt {
+            self.run_fixed(y0, t0, t1, dt, &mut saver)?
+        } else {
+            self.run_adaptive(y0, t0, t1, &mut saver)?
+        };
+        if self.options.save_at == SaveAt::Final {
+            saver.ts.push(t1);
+            saver.ys.push(y);
+        }
+        if saver.next < saver.times.len() {
+            return Err(OdeError::InvalidTimes(format!(
+                "SaveAt::Times[{}] = {} was not reached (the solve ended at t1 = {t1})",
+                saver.next, saver.times[saver.next]
+            )));
+        }
+        Ok(Solution {
+            ts: saver.ts,
+            ys: saver.ys,
+            stats: self.stats,
+        })
+    }
+
+    fn run_fixed(
+        &mut self,
+        y0: Tensor<B, D>,
+        t0: f64,
+        t1: f64,
+        dt: f64,
+        saver: &mut Saver<B, D>,
+    ) -> Result<Tensor<B, D>, OdeError> {
+        let dir = (t1 - t0).signum();
+        let span = (t1 - t0).abs();
+        // Steps of exactly dt, the last one shortened; a remainder below 1e-9 of a step is
+        // rounding, not a step (0.1 × 10 = 1 makes 10 steps, not 11).
+        let n = ((span / dt) - 1e-9).ceil().max(1.0);
+        if n > self.options.max_steps as f64 {
+            return Err(OdeError::MaxStepsReached {
+                t: t0,
+                t1,
+                max_steps: self.options.max_steps,
+            });
+        }
+        let n = n as usize;
+        let mut y = y0;
+        let mut t = t0;
+        let mut k1: Option<Tensor<B, D>> = None;
+        for i in 1..=n {
+            let t_next = if i == n { t1 } else { t0 + dir * dt * i as f64 };
+            let h = t_next - t;
+            let first = match k1.take() {
+                Some(k) => k,
+                None => self.eval(t, y.clone()),
+            };
+            let step = self.step(t, h, &y, first.clone());
+            if !self.all_finite(&step.y1) {
+                return Err(OdeError::NonFinite { t, t_next });
+            }
+            self.stats.accepted += 1;
+            k1 = self.save_step(saver, t, t_next, h, &y, &first, &step, span);
+            if self.tableau.fsal {
+                k1 = step.ks.last().cloned();
+            }
+            y = step.y1;
+            t = t_next;
+        }
+        Ok(y)
+    }
+
+    fn run_adaptive(
+        &mut self,
+        y0: Tensor<B, D>,
+        t0: f64,
+        t1: f64,
+        saver: &mut Saver<B, D>,
+    ) -> Result<Tensor<B, D>, OdeError> {
+        let opts = self.options;
+        let dir = (t1 - t0).signum();
+        let span = (t1 - t0).abs();
+        let order = self.tableau.order;
+        let b_err = self
+            .tableau
+            .b_err
+            .expect("adaptive solvers have error weights");
+        let mut y = y0;
+        let mut t = t0;
+        let mut k1 = self.eval(t0, y.clone());
+        let mut h = match opts.dt0 {
+            Some(dt0) => dt0,
+            None => self.initial_step(t0, &y, &k1, dir),
+        };
+        if let Some(dt_max) = opts.dt_max {
+            h = h.min(dt_max);
+        }
+        let mut previous_ratio = 1.0;
+        while (t1 - t) * dir > 0.0 {
+            if self.stats.steps() >= opts.max_steps {
+                return Err(OdeError::MaxStepsReached {
+                    t,
+                    t1,
+                    max_steps: opts.max_steps,
+                });
+            }
+            let remaining = (t1 - t).abs();
+            // Land on t1 instead of stepping past it; a tiny remainder joins this step.
+            let last = h >= remaining * (1.0 - SAME_TIME);
+            let h_abs = if last { remaining } else { h };
+            let step = self.step(t, h_abs * dir, &y, k1.clone());
+            let err = combine(&y.zeros_like(), h_abs * dir, b_err, &step.ks);
+            let scale = y
+                .clone()
+                .detach()
+                .abs()
+                .max_pair(step.y1.clone().detach().abs())
+                .mul_scalar(opts.rtol)
+                .add_scalar(opts.atol);
+            let ratio = self.rms(err.detach() / scale, &step.y1);
+            let accepted = ratio.is_finite() && ratio <= 1.0;
+            let factor = if ratio.is_finite() {
+                opts.controller.factor(ratio, previous_ratio, order)
+            } else {
+                opts.controller.factor_min
+            };
+            if accepted {
+                let t_next = if last { t1 } else { t + h_abs * dir };
+                self.stats.accepted += 1;
+                previous_ratio = ratio;
+                let f1 = self.save_step(saver, t, t_next, h_abs * dir, &y, &k1, &step, span);
+                k1 = match (self.tableau.fsal, f1) {
+                    (true, _) => step.ks.last().cloned().expect("an FSAL step has stages"),
+                    (false, Some(f1)) => f1,
+                    (false, None) => self.eval(t_next, step.y1.clone()),
+                };
+                y = step.y1;
+                t = t_next;
+            } else {
+                self.stats.rejected += 1;
+            }
+            let mut h_new = h_abs * factor;
+            if let Some(dt_max) = opts.dt_max {
+                h_new = h_new.min(dt_max);
+            }
+            let unresolved = t + h_new * dir == t;
+            if (t1 - t) * dir > 0.0 && (h_new < opts.dt_min || unresolved) {
+                if !ratio.is_finite() {
+                    return Err(OdeError::NonFinite {
+                        t,
+                        t_next: t + h_abs * dir,
+                    });
+                }
+                return Err(OdeError::StepSizeUnderflow { t, dt: h_new * dir });
+            }
+            h = h_new;
+        }
+        Ok(y)
+    }
+
+    /// Saves what lies in the accepted step `(t, t_next]`; returns `f(t_next, y1)` if it had
+    /// to evaluate it (the next step's first stage).
+    #[allow(clippy::too_many_arguments)]
+    fn save_step(
+        &mut self,
+        saver: &mut Saver<B, D>,
+        t: f64,
+        t_next: f64,
+        h: f64,
+        y: &Tensor<B, D>,
+        f0: &Tensor<B, D>,
+        step: &Step<B, D>,
+        span: f64,
+    ) -> Option<Tensor<B, D>> {
+        let dir = h.signum();
+        let mut f1: Option<Tensor<B, D>> = None;
+        let mut interpolant: Option<Interpolant<B, D>> = None;
+        let tol = SAME_TIME * span;
+        while saver.next < saver.times.len() {
+            let ts = saver.times[saver.next];
+            if (ts - t_next) * dir > tol {
+                break;
+            }
+            let value = if (ts - t_next).abs() <= tol {
+                step.y1.clone()
+            } else {
+                if interpolant.is_none() {
+                    let f_end = if self.tableau.fsal {
+                        step.ks.last().cloned().expect("an FSAL step has stages")
+                    } else {
+                        let f = self.eval(t_next, step.y1.clone());
+                        f1 = Some(f.clone());
+                        f
+                    };
+                    interpolant = Some(Interpolant::fit(
+                        self.tableau,
+                        h,
+                        y,
+                        f0,
+                        &step.y1,
+                        &f_end,
+                        &step.ks,
+                    ));
+                }
+                interpolant
+                    .as_ref()
+                    .expect("fitted above")
+                    .eval((ts - t) / h)
+            };
+            saver.ts.push(ts);
+            saver.ys.push(value);
+            saver.next += 1;
+        }
+        if saver.every_step {
+            saver.ts.push(t_next);
+            saver.ys.push(step.y1.clone());
+        }
+        f1
+    }
+}
+
+/// `y + h·Σ w_j·k_j`, skipping zero weights.
+pub(crate) fn combine<B: Backend, const D: usize>(
+    y: &Tensor<B, D>,
+    h: f64,
+    weights: &[f64],
+    ks: &[Tensor<B, D>],
+) -> Tensor<B, D> {
+    let mut out = y.clone();
+    for (w, k) in weights.iter().zip(ks) {
+        if *w != 0.0 {
+            out = out + k.clone().mul_scalar(h * w);
+        }
+    }
+    out
+}

@@ -1,0 +1,130 @@
+//! What a solve gives: the [`Solution`] with its [`Stats`], or an [`OdeError`] that says where
+//! it stopped and what to do.
+
+use core::fmt;
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::error::ConfigError;
+
+/// Counters of one solve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Accepted steps.
+    pub accepted: usize,
+    /// Rejected steps (adaptive solvers only).
+    pub rejected: usize,
+    /// Evaluations of the vector field, including the first-step selection's.
+    pub nfe: usize,
+}
+
+impl Stats {
+    /// Accepted plus rejected steps.
+    pub fn steps(&self) -> usize {
+        self.accepted + self.rejected
+    }
+}
+
+/// The result of [`solve`](super::solve): the saved times and states, and the counters.
+#[derive(Debug, Clone)]
+pub struct Solution<B: Backend, const D: usize> {
+    /// The saved times, in the order of integration.
+    pub ts: Vec<f64>,
+    /// The state at each saved time, each of `y0`'s shape.
+    pub ys: Vec<Tensor<B, D>>,
+    /// Steps and function evaluations.
+    pub stats: Stats,
+}
+
+impl<B: Backend, const D: usize> Solution<B, D> {
+    /// The last saved state (the state at the end of the span, unless `SaveAt::Times` stops
+    /// earlier).
+    pub fn last(&self) -> Tensor<B, D> {
+        self.ys
+            .last()
+            .cloned()
+            .expect("a solution holds at least one state")
+    }
+
+    /// The saved states stacked along a new first dimension: `[times, ...y0's shape]`.
+    ///
+    /// # Panics
+    /// If `E` is not `D + 1`.
+    pub fn stacked<const E: usize>(&self) -> Tensor<B, E> {
+        assert_eq!(
+            E,
+            D + 1,
+            "Solution::stacked: the stacked rank must be the state's rank + 1 = {}, got {E}",
+            D + 1
+        );
+        Tensor::stack(self.ys.clone(), 0)
+    }
+}
+
+/// Why a solve stopped without a solution. Each message says where it stopped and what to do.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OdeError {
+    /// The options are invalid.
+    Config(ConfigError),
+    /// The time span or the save times are invalid.
+    InvalidTimes(String),
+    /// `max_steps` steps were taken before the end of the span.
+    MaxStepsReached {
+        /// The time reached.
+        t: f64,
+        /// The end of the span.
+        t1: f64,
+        /// The limit.
+        max_steps: usize,
+    },
+    /// The adaptive step became smaller than `dt_min` or than the resolution of `t`.
+    StepSizeUnderflow {
+        /// The time reached.
+        t: f64,
+        /// The step that was too small.
+        dt: f64,
+    },
+    /// The state became NaN or infinite.
+    NonFinite {
+        /// The last time at which the state was finite.
+        t: f64,
+        /// The end of the step on which it broke.
+        t_next: f64,
+    },
+}
+
+impl fmt::Display for OdeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OdeError::Config(e) => write!(f, "{e}"),
+            OdeError::InvalidTimes(message) => write!(f, "{message}"),
+            OdeError::MaxStepsReached { t, t1, max_steps } => write!(
+                f,
+                "the solver took max_steps = {max_steps} steps and reached t = {t} of t1 = {t1}: \
+                 raise `max_steps`, loosen rtol/atol, or check the vector field for stiffness"
+            ),
+            OdeError::StepSizeUnderflow { t, dt } => write!(
+                f,
+                "step size underflow at t = {t} (dt = {dt:e}): the problem is too stiff or blows \
+                 up for these tolerances; loosen rtol/atol, lower dt_min, regularise the vector \
+                 field, or use a fixed-step solver"
+            ),
+            OdeError::NonFinite { t, t_next } => write!(
+                f,
+                "the state became non-finite (NaN or infinite) on the step from t = {t} to \
+                 t = {t_next}: the vector field blows up there; use smaller steps (tighter \
+                 tolerances or a smaller dt), or bound the vector field"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OdeError {}
+
+impl From<ConfigError> for OdeError {
+    fn from(e: ConfigError) -> Self {
+        OdeError::Config(e)
+    }
+}
