@@ -22,6 +22,8 @@
 //!   the table of which backend has which.
 //! - [`persist`] (configs and weights on disk), [`import`] (ncps checkpoints), [`wiring`]
 //!   (wirings as tensors), [`optim`] (gradient helpers), [`activation`], [`backend`].
+//! - [`prelude`]: `use ltc_burn::prelude::*;` brings the layers, configs, states, the wiring
+//!   builders and the ODE entry points.
 //!
 //! Every config validates itself and returns a typed [`ConfigError`]; every `forward` checks
 //! its input shapes and panics with the expected and the actual shape.
@@ -58,6 +60,7 @@ pub mod ode;
 pub mod optim;
 mod param;
 pub mod persist;
+pub mod prelude;
 pub mod recurrent;
 mod shape;
 pub use recurrent::stepper;
