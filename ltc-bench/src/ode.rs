@@ -26,7 +26,9 @@ pub const RTOL: f64 = 1e-5;
 /// Absolute tolerance.
 pub const ATOL: f64 = 1e-7;
 
-/// `tanh(y³·W1 + b1)·W2`, weights from the formulas the Python side uses.
+/// `tanh(y³·W1 + b1)·W2`, weights from the formulas the Python side uses; `tanh` is
+/// `ltc_burn::activation::tanh` (the kernel layer's vectorised f32 `tanh` on ndarray), as in
+/// `ltc_burn::ode::MlpField`.
 #[derive(Module, Debug)]
 pub struct Field<B: Backend> {
     /// `[2, HIDDEN]`.
@@ -64,7 +66,7 @@ impl<B: Backend> Field<B> {
 impl<B: Backend> VectorField<B, 2> for Field<B> {
     fn eval(&self, _t: f64, y: Tensor<B, 2>) -> Tensor<B, 2> {
         let h = y.powi_scalar(3).matmul(self.w1.val()) + self.b1.val().unsqueeze::<2>();
-        h.tanh().matmul(self.w2.val())
+        ltc_burn::activation::tanh(h).matmul(self.w2.val())
     }
 }
 

@@ -47,6 +47,34 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     reciprocal(x.clamp_min(-80.0).neg().exp().add_scalar(1.0))
 }
 
+/// `tanh(x)`, element-wise, through the kernel layer's [`Tanh`](crate::kernel::tanh::Tanh)
+/// where the backend has one (`NdArray<f32>`: a vectorised f32 `tanh` within 2 ulp of the
+/// correctly rounded one, where burn-ndarray goes through libm's f64 `tanh`), Burn's
+/// `Tensor::tanh` elsewhere. The gradient is `1 − tanh²(x)` either way.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// let x = Tensor::<NdArray, 1>::from_floats([-20.0, -0.5, 0.0, 0.3, 2.0], &Default::default());
+/// let y: Vec<f32> = ltc_burn::activation::tanh(x).into_data().to_vec().unwrap();
+/// let exact = [-1.0f32, -0.46211716, 0.0, 0.29131261, 0.9640276];
+/// for (y, e) in y.iter().zip(exact) {
+///     assert!((y - e).abs() <= 2.0 * f32::EPSILON * e.abs().max(f32::MIN_POSITIVE));
+/// }
+/// ```
+pub fn tanh<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    match crate::kernel::lookup::<crate::kernel::tanh::Tanh, B>() {
+        Some(kernel) => {
+            let primitive = x.clone().into_primitive().tensor();
+            match kernel(primitive) {
+                Some(y) => Tensor::from_primitive(burn::tensor::TensorPrimitive::Float(y)),
+                None => x.tanh(),
+            }
+        }
+        None => x.tanh(),
+    }
+}
+
 /// `silu(x) = x·σ(x)` with this module's [`sigmoid`].
 pub fn silu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     x.clone() * sigmoid(x)

@@ -9,8 +9,8 @@
 //!   table, keyed by the backend's type, of which backend has which kernel, filled with the
 //!   built-in kernels below and open to more — a backend of your own, or another CubeCL
 //!   runtime, gets a kernel by [`register`]ing it;
-//! - the kernels: [`ltc`] (the LTC unfold loop: CPU and CubeCL) and [`cfc`] (the CfC sequence:
-//!   CPU);
+//! - the kernels: [`ltc`] (the LTC unfold loop: CPU and CubeCL), [`cfc`] (the CfC sequence:
+//!   CPU) and [`tanh`] (element-wise, f32 CPU: the MLP vector fields' activation);
 //! - what the CPU kernels share ([`cpu`]): the instruction-set choice made once and the one
 //!   dispatch over its compiled copies, the float arithmetic, and the adapter that makes a
 //!   kernel on slices a Burn operation;
@@ -20,14 +20,14 @@
 //! The built-in table (a test keeps it equal to [`markdown_table`]); `plain` is the model's
 //! tensor path, and every backend not listed (Burn's fusion `Wgpu` among them) runs it too:
 //!
-//! | backend | LTC unfold | CfC sequence | computes |
-//! |---|---|---|---|
-//! | `NdArray<f32>` | kernel | kernel | CPU, rayon |
-//! | `Autodiff<NdArray<f32>>` | kernel | kernel | CPU, rayon |
-//! | `NdArray<f64>` | kernel | kernel | CPU, rayon |
-//! | `Autodiff<NdArray<f64>>` | kernel | kernel | CPU, rayon |
-//! | `ltc_burn::backend::Wgpu` | kernel | plain | device |
-//! | `Autodiff<ltc_burn::backend::Wgpu>` | kernel | plain | device |
+//! | backend | LTC unfold | CfC sequence | tanh | computes |
+//! |---|---|---|---|---|
+//! | `NdArray<f32>` | kernel | kernel | kernel | CPU, rayon |
+//! | `Autodiff<NdArray<f32>>` | kernel | kernel | kernel | CPU, rayon |
+//! | `NdArray<f64>` | kernel | kernel | plain | CPU, rayon |
+//! | `Autodiff<NdArray<f64>>` | kernel | kernel | plain | CPU, rayon |
+//! | `ltc_burn::backend::Wgpu` | kernel | plain | plain | device |
+//! | `Autodiff<ltc_burn::backend::Wgpu>` | kernel | plain | plain | device |
 //!
 //! Adding a kernel: a marker type implementing [`Kernel`] (what it takes and gives), its
 //! implementations (for a CPU kernel, a [`SliceKernel`](cpu::slices) run by the shared adapter;
@@ -40,6 +40,7 @@ pub mod cpu;
 pub mod ltc;
 mod pool;
 mod registry;
+pub mod tanh;
 
 pub use pool::on_compute_pool;
 pub use registry::{

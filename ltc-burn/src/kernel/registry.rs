@@ -111,6 +111,8 @@ impl Registry {
             sequence_f64,
             sequence_tracked_f64
         );
+        r.insert::<super::tanh::Tanh, NdArray<f32>>(super::tanh::tanh_f32);
+        r.insert::<super::tanh::Tanh, Autodiff<NdArray<f32>>>(super::tanh::tanh_tracked_f32);
         r.describe::<WgpuCube>("ltc_burn::backend::Wgpu", Compute::Device);
         r.describe::<Autodiff<WgpuCube>>("Autodiff<ltc_burn::backend::Wgpu>", Compute::Device);
         r.insert::<LtcUnfold, WgpuCube>(super::ltc::cube::unfold);

@@ -4,10 +4,10 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Tensor;
-use burn::tensor::activation::{relu, tanh};
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
-use crate::activation::softplus;
+use crate::activation::{softplus, tanh};
 use crate::error::{Check, ConfigError};
 use crate::param::materialize;
 
