@@ -1,7 +1,7 @@
 //! `tanh`, element-wise, on `NdArray<f32>`: burn-ndarray computes an f32 `tanh` through
 //! libm's f64 `tanh` (about 100 instructions an element under callgrind, 18 % of the Neural
 //! ODE benchmark's instructions); this kernel runs Cephes' branch-free f32 `tanh`
-//! ([`Real::tanh`](super::cpu::Real::tanh), within 2 ulp) vectorised in the copy compiled for
+//! ([`Real::tanh`], within 2 ulp) vectorised in the copy compiled for
 //! this CPU, and differentiates as `g·(1 − y²)` from the saved output. `f64` keeps Burn's
 //! (already a native f64 `tanh`).
 
