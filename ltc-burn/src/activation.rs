@@ -63,14 +63,9 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 /// }
 /// ```
 pub fn tanh<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    match crate::kernel::lookup::<crate::kernel::tanh::Tanh, B>() {
-        Some(kernel) => {
-            let primitive = x.clone().into_primitive().tensor();
-            match kernel(primitive) {
-                Some(y) => Tensor::from_primitive(burn::tensor::TensorPrimitive::Float(y)),
-                None => x.tanh(),
-            }
-        }
+    let kernel = crate::kernel::lookup::<crate::kernel::tanh::Tanh, B>();
+    match kernel.and_then(|tanh| tanh(x.clone().into_primitive().tensor())) {
+        Some(y) => Tensor::from_primitive(burn::tensor::TensorPrimitive::Float(y)),
         None => x.tanh(),
     }
 }
