@@ -1,5 +1,5 @@
-//! The adjoint's memory does not grow with the number of solver steps; back-propagation's
-//! does. Measured, not timed: a counting global allocator records the peak heap in use above
+//! The adjoint's memory, and the checkpointed adjoint's beyond its checkpoints, do not grow with
+//! the number of solver steps; back-propagation's does. Measured, not timed: a counting global allocator records the peak heap in use above
 //! the start of each run (burn-ndarray keeps its tensors on the heap).
 //!
 //! One test in its own binary, so that no other test allocates while it measures.
@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::Tensor;
-use ltc_burn::ode::{MlpFieldConfig, SolveOptions, Solver, solve, solve_adjoint};
+use ltc_burn::ode::{
+    Adjoint, MlpFieldConfig, SolveOptions, Solver, solve, solve_adjoint, solve_adjoint_with,
+};
 
 struct Counting;
 
@@ -75,18 +77,41 @@ fn adjoint_memory_is_flat_in_the_number_of_steps() {
             assert_eq!(sweep.stats.accepted, steps);
         })
     };
+    // Four stored states: back-propagation's gradients, each step re-taken a few times.
+    let checkpointed = |steps: usize| {
+        peak_during(|| {
+            let method = Adjoint::Checkpointed(4);
+            let forward =
+                solve_adjoint_with(&field, x.clone(), 0.0, 1.0, &options(steps), &method).unwrap();
+            let grads = forward.last().powi_scalar(2).sum().backward();
+            let sweep = forward.backward(&grads).unwrap();
+            assert_eq!(sweep.stats.accepted, steps);
+        })
+    };
     // Warm-up (one-off allocations of the backend and the allocator's pools).
-    let _ = (backprop(10), adjoint(10));
+    let _ = (backprop(10), adjoint(10), checkpointed(10));
     let (bp_few, bp_many) = (backprop(25), backprop(200));
     let (adj_few, adj_many) = (adjoint(25), adjoint(200));
+    let (ck_few, ck_many) = (checkpointed(25), checkpointed(200));
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
     println!(
         "peak heap above start: backprop {:.2} MiB (25 steps) → {:.2} MiB (200 steps); \
-         adjoint {:.2} MiB → {:.2} MiB",
+         adjoint {:.2} MiB → {:.2} MiB; checkpointed (4) {:.2} MiB → {:.2} MiB",
         mib(bp_few),
         mib(bp_many),
         mib(adj_few),
-        mib(adj_many)
+        mib(adj_many),
+        mib(ck_few),
+        mib(ck_many)
+    );
+    // The checkpointed adjoint stays flat too, and below back-propagation's at many steps.
+    assert!(
+        ck_many <= ck_few + ck_few / 4 + (256 << 10),
+        "checkpointed {ck_few} → {ck_many} bytes"
+    );
+    assert!(
+        ck_many * 4 < bp_many,
+        "checkpointed {ck_many} vs backprop {bp_many} bytes"
     );
     // The measurement sees the graph: 8× the steps, ≥ 4× the memory for back-propagation.
     assert!(bp_many > 4 * bp_few, "backprop {bp_few} → {bp_many} bytes");

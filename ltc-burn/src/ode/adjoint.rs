@@ -17,16 +17,48 @@
 //! parameters, which joins the rest of a model's gradients with
 //! [`merge_gradients`](crate::optim::merge_gradients).
 
+use burn::config::Config;
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use super::engine::Engine;
+use super::checkpoint::{Reversal, parameter_count};
+use super::engine::{Engine, Trace};
 use super::field::VectorField;
 use super::options::{SaveAt, SolveOptions};
 use super::solution::{OdeError, Solution, Stats};
-use super::solve::solve;
+use super::solve::save_times;
+
+/// How the backward sweep of [`solve_adjoint_with`] computes gradients.
+///
+/// | method | gradient | memory | cost of the backward sweep |
+/// |---|---|---|---|
+/// | back-propagation through [`solve`](super::solve) | exact (of the discrete solve) | grows with the steps | one pass over the graph |
+/// | `Backsolve` | the continuous adjoint, re-solved backwards (its own truncation error) | the saved states | a backward solve of `[y, a, θ̄]` |
+/// | `Checkpointed(c)` | back-propagation's, to rounding | `c + 1` states and one step's graph | each step re-taken ≤ `r + 1` times, where `C(c + r, c)` ≥ the steps |
+///
+/// `Backsolve` is torchdiffeq's `odeint_adjoint` and diffrax's `BacksolveAdjoint`;
+/// `Checkpointed` is diffrax's `RecursiveCheckpointAdjoint` (binomial checkpointing) and
+/// needs no tolerance of its own.
+#[derive(Config, Debug, PartialEq)]
+pub enum Adjoint {
+    /// Solve the adjoint ODE backwards in time (Chen et al. 2018), with the seminorm on `[y, a]`.
+    Backsolve,
+    /// Re-take the forward steps from at most this many stored states (besides `y0`) and
+    /// back-propagate through each: back-propagation's gradients at bounded memory. `0` keeps
+    /// only `y0` (each step re-computed from the start: quadratic time); about `log₂(steps)`
+    /// keeps the re-computation near `log₂(steps)` passes.
+    Checkpointed(usize),
+}
+
+// Written out: `#[derive(Default)]` with `#[default]` does not pass through Burn's `Config` derive.
+#[allow(clippy::derivable_impls)]
+impl Default for Adjoint {
+    fn default() -> Self {
+        Adjoint::Backsolve
+    }
+}
 
 /// The forward half of an adjoint solve: the saved states, as autodiff leaves that a loss can
 /// use, and what the backward sweep needs.
@@ -41,6 +73,19 @@ pub struct AdjointSolution<B: AutodiffBackend, const D: usize, F> {
     field: F,
     options: SolveOptions,
     t0: f64,
+    t1: f64,
+    method: Method<B::InnerBackend, D>,
+}
+
+/// What the backward sweep needs beyond the saved states.
+#[derive(Debug)]
+enum Method<B: Backend, const D: usize> {
+    Backsolve,
+    Checkpointed {
+        slots: usize,
+        y0: Tensor<B, D>,
+        trace: Trace,
+    },
 }
 
 /// What [`AdjointSolution::backward`] returns.
@@ -106,8 +151,83 @@ where
     F: AutodiffModule<B> + VectorField<B, D> + Clone,
     F::InnerModule: VectorField<B::InnerBackend, D>,
 {
+    solve_adjoint_with(field, y0, t0, t1, options, &Adjoint::Backsolve)
+}
+
+/// As [`solve_adjoint`], with the backward sweep's [`Adjoint`] method.
+///
+/// `Adjoint::Checkpointed(c)` gives back-propagation's gradients (to rounding) while holding at
+/// most `c + 1` states and one step's graph, whatever the number of steps:
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ltc_burn::ode::{solve, solve_adjoint_with, Adjoint, MlpFieldConfig, SolveOptions};
+/// # #[cfg(not(ltc_doc_wgpu))] type Inner = NdArray<f64>;
+/// # #[cfg(ltc_doc_wgpu)] type Inner = burn::backend::Wgpu;
+/// type B = Autodiff<Inner>;
+///
+/// let device = Default::default();
+/// let field = MlpFieldConfig::new(2, 8).init::<B>(&device)?;
+/// let options = SolveOptions::new().with_rtol(1e-6).with_atol(1e-8);
+/// let y0 = || Tensor::<B, 2>::from_floats([[1.0, -0.5]], &device);
+///
+/// // Back-propagation through the solver.
+/// let x = y0().require_grad();
+/// let direct = solve(&field, x.clone(), 0.0, 1.0, &options)?;
+/// let grads = direct.last().powi_scalar(2).sum().backward();
+/// let direct: Vec<f64> = x.grad(&grads).unwrap().into_data().convert::<f64>().to_vec().unwrap();
+///
+/// // The same gradient from two stored states.
+/// let forward = solve_adjoint_with(&field, y0(), 0.0, 1.0, &options, &Adjoint::Checkpointed(2))?;
+/// let grads = forward.last().powi_scalar(2).sum().backward();
+/// let sweep = forward.backward(&grads)?;
+/// let checkpointed: Vec<f64> = sweep.y0.into_data().convert::<f64>().to_vec().unwrap();
+/// # let tol = if cfg!(ltc_doc_wgpu) { 1e-4 } else { 1e-10 };
+/// for (d, c) in direct.iter().zip(&checkpointed) {
+///     assert!((d - c).abs() < tol, "{d} vs {c}");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`solve`](super::solve).
+pub fn solve_adjoint_with<B, const D: usize, F>(
+    field: &F,
+    y0: Tensor<B, D>,
+    t0: f64,
+    t1: f64,
+    options: &SolveOptions,
+    adjoint: &Adjoint,
+) -> Result<AdjointSolution<B, D, F>, OdeError>
+where
+    B: AutodiffBackend,
+    F: AutodiffModule<B> + VectorField<B, D> + Clone,
+    F::InnerModule: VectorField<B::InnerBackend, D>,
+{
+    options.validate()?;
     let inner_field = field.valid();
-    let forward = solve(&inner_field, y0.inner(), t0, t1, options)?;
+    let y0 = y0.inner();
+    let (forward, method) = match adjoint {
+        Adjoint::Backsolve => (
+            Engine::new(&inner_field, options, None).run(y0, t0, t1)?,
+            Method::Backsolve,
+        ),
+        Adjoint::Checkpointed(slots) => {
+            let (solution, trace) = Engine::new(&inner_field, options, None)
+                .recording()
+                .run_traced(y0.clone(), t0, t1)?;
+            let trace = trace.expect("the engine was recording");
+            (
+                solution,
+                Method::Checkpointed {
+                    slots: *slots,
+                    y0,
+                    trace,
+                },
+            )
+        }
+    };
     let leaves = forward
         .ys
         .iter()
@@ -123,6 +243,8 @@ where
         field: field.clone(),
         options: options.clone(),
         t0,
+        t1,
+        method,
     })
 }
 
@@ -130,6 +252,7 @@ impl<B, const D: usize, F> AdjointSolution<B, D, F>
 where
     B: AutodiffBackend,
     F: AutodiffModule<B> + VectorField<B, D>,
+    F::InnerModule: VectorField<B::InnerBackend, D>,
 {
     /// The last saved state (a leaf).
     pub fn last(&self) -> Tensor<B, D> {
@@ -154,9 +277,28 @@ where
                     .unwrap_or_else(|| Tensor::zeros(shape, &device))
             })
             .collect();
-        let mut counter = ParamCounter { total: 0 };
-        self.field.visit(&mut counter);
-        let p = counter.total;
+        let p = parameter_count::<B, F>(&self.field);
+        if let Method::Checkpointed { slots, y0, trace } = &self.method {
+            let times = save_times(&self.options.save_at, self.t0, self.t1)?;
+            let mut reversal = Reversal::<B, D, F> {
+                field: &self.field,
+                inner_field: self.field.valid(),
+                options: &self.options,
+                trace,
+                save_times: &times,
+                span: (self.t1 - self.t0).abs(),
+                cotangents: &cotangents,
+                stats: Stats::default(),
+                theta: (p > 0).then(|| Tensor::zeros([p], &device)),
+            };
+            let y0 = reversal.run(y0.clone(), *slots);
+            let (stats, theta) = (reversal.stats, reversal.theta);
+            return Ok(AdjointGradients {
+                y0,
+                params: self.register(theta),
+                stats,
+            });
+        }
         let augmented = Augmented::<B, F, D> {
             _backend: core::marker::PhantomData,
             field: &self.field,
@@ -195,6 +337,15 @@ where
                 theta = Some(z.narrow(0, 2 * n, p));
             }
         }
+        Ok(AdjointGradients {
+            y0: a,
+            params: self.register(theta),
+            stats,
+        })
+    }
+
+    /// The flat parameter adjoint as one gradient per parameter.
+    fn register(&self, theta: Option<Tensor<B::InnerBackend, 1>>) -> GradientsParams {
         let mut params = GradientsParams::new();
         if let Some(theta) = theta {
             self.field.visit(&mut Register {
@@ -203,11 +354,7 @@ where
                 out: &mut params,
             });
         }
-        Ok(AdjointGradients {
-            y0: a,
-            params,
-            stats,
-        })
+        params
     }
 }
 
@@ -251,8 +398,8 @@ where
 }
 
 /// Counts the elements of the parameters that require gradients.
-struct ParamCounter {
-    total: usize,
+pub(super) struct ParamCounter {
+    pub(super) total: usize,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for ParamCounter {
@@ -265,9 +412,9 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for ParamCounter {
 
 /// Flattens the gradients of the parameters that require them, in visiting order (zeros for a
 /// parameter the field did not use).
-struct Collect<'a, B: AutodiffBackend> {
-    grads: &'a B::Gradients,
-    parts: Vec<Tensor<B::InnerBackend, 1>>,
+pub(super) struct Collect<'a, B: AutodiffBackend> {
+    pub(super) grads: &'a B::Gradients,
+    pub(super) parts: Vec<Tensor<B::InnerBackend, 1>>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for Collect<'_, B> {

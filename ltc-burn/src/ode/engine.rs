@@ -20,22 +20,57 @@ pub(crate) struct Engine<'a, B: Backend, const D: usize, F: VectorField<B, D> + 
     /// seminorm); `None`: every element.
     pub(crate) norm_prefix: Option<usize>,
     pub(crate) stats: Stats,
+    /// The accepted steps, when the caller asked for them ([`Engine::recording`]).
+    trace: Option<Trace>,
     _backend: core::marker::PhantomData<B>,
 }
 
+/// The accepted steps of a solve, in order, and which saved states each produced: enough to
+/// re-take every step exactly (the checkpointed adjoint).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trace {
+    /// How many states were saved at the start, before any step.
+    pub(crate) start_saves: usize,
+    /// One entry per accepted step.
+    pub(crate) steps: Vec<StepRecord>,
+}
+
+/// One accepted step: its ends, the save times that fell in it (indices into the save-time
+/// list) and the saved states it produced (indices into the solution's states).
+#[derive(Debug, Clone)]
+pub(crate) struct StepRecord {
+    pub(crate) t: f64,
+    pub(crate) t_next: f64,
+    pub(crate) times: core::ops::Range<usize>,
+    pub(crate) saved: core::ops::Range<usize>,
+}
+
 /// Where the saved states are collected.
-struct Saver<B: Backend, const D: usize> {
+pub(crate) struct Saver<B: Backend, const D: usize> {
     times: Vec<f64>,
     next: usize,
     every_step: bool,
     ts: Vec<f64>,
-    ys: Vec<Tensor<B, D>>,
+    pub(crate) ys: Vec<Tensor<B, D>>,
+}
+
+impl<B: Backend, const D: usize> Saver<B, D> {
+    /// A saver for re-taking one recorded step: the save times that fell in it.
+    pub(crate) fn for_replay(times: Vec<f64>, every_step: bool) -> Self {
+        Saver {
+            times,
+            next: 0,
+            every_step,
+            ts: Vec::new(),
+            ys: Vec::new(),
+        }
+    }
 }
 
 /// The stages of one step and what follows from them.
-struct Step<B: Backend, const D: usize> {
-    y1: Tensor<B, D>,
-    ks: Vec<Tensor<B, D>>,
+pub(crate) struct Step<B: Backend, const D: usize> {
+    pub(crate) y1: Tensor<B, D>,
+    pub(crate) ks: Vec<Tensor<B, D>>,
 }
 
 /// Times closer than this fraction of the step (or of the span) are the same time.
@@ -49,11 +84,18 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             options,
             norm_prefix,
             stats: Stats::default(),
+            trace: None,
             _backend: core::marker::PhantomData,
         }
     }
 
-    fn eval(&mut self, t: f64, y: Tensor<B, D>) -> Tensor<B, D> {
+    /// Records the accepted steps; [`run_traced`](Self::run_traced) returns them.
+    pub(crate) fn recording(mut self) -> Self {
+        self.trace = Some(Trace::default());
+        self
+    }
+
+    pub(crate) fn eval(&mut self, t: f64, y: Tensor<B, D>) -> Tensor<B, D> {
         let dims = y.dims();
         let out = self.field.eval(t, y);
         assert_eq!(
@@ -67,7 +109,13 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         out
     }
 
-    fn step(&mut self, t: f64, h: f64, y: &Tensor<B, D>, k1: Tensor<B, D>) -> Step<B, D> {
+    pub(crate) fn step(
+        &mut self,
+        t: f64,
+        h: f64,
+        y: &Tensor<B, D>,
+        k1: Tensor<B, D>,
+    ) -> Step<B, D> {
         let tab = self.tableau;
         let s = tab.stages();
         let mut ks = Vec::with_capacity(s);
@@ -135,11 +183,22 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     }
 
     pub(crate) fn run(
-        mut self,
+        self,
         y0: Tensor<B, D>,
         t0: f64,
         t1: f64,
     ) -> Result<Solution<B, D>, OdeError> {
+        self.run_traced(y0, t0, t1).map(|(solution, _)| solution)
+    }
+
+    /// As [`run`](Self::run), with the trace of the accepted steps when
+    /// [`recording`](Self::recording).
+    pub(crate) fn run_traced(
+        mut self,
+        y0: Tensor<B, D>,
+        t0: f64,
+        t1: f64,
+    ) -> Result<(Solution<B, D>, Option<Trace>), OdeError> {
         if !t0.is_finite() || !t1.is_finite() {
             return Err(OdeError::InvalidTimes(format!(
                 "the span [{t0}, {t1}] must be finite"
@@ -165,6 +224,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             saver.ts.push(t0);
             saver.ys.push(y0.clone());
         }
+        if let Some(trace) = &mut self.trace {
+            trace.start_saves = saver.ys.len();
+        }
         let y = if t0 == t1 {
             y0
         } else if let Some(dt) = self.options.dt {
@@ -182,11 +244,14 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 saver.next, saver.times[saver.next]
             )));
         }
-        Ok(Solution {
-            ts: saver.ts,
-            ys: saver.ys,
-            stats: self.stats,
-        })
+        Ok((
+            Solution {
+                ts: saver.ts,
+                ys: saver.ys,
+                stats: self.stats,
+            },
+            self.trace,
+        ))
     }
 
     fn run_fixed(
@@ -326,7 +391,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     /// Saves what lies in the accepted step `(t, t_next]`; returns `f(t_next, y1)` if it had
     /// to evaluate it (the next step's first stage).
     #[allow(clippy::too_many_arguments)]
-    fn save_step(
+    pub(crate) fn save_step(
         &mut self,
         saver: &mut Saver<B, D>,
         t: f64,
@@ -338,6 +403,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         span: f64,
     ) -> Option<Tensor<B, D>> {
         let dir = h.signum();
+        let (times_before, saved_before) = (saver.next, saver.ys.len());
         let mut f1: Option<Tensor<B, D>> = None;
         let mut interpolant: Option<Interpolant<B, D>> = None;
         let tol = SAME_TIME * span;
@@ -379,6 +445,14 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         if saver.every_step {
             saver.ts.push(t_next);
             saver.ys.push(step.y1.clone());
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.steps.push(StepRecord {
+                t,
+                t_next,
+                times: times_before..saver.next,
+                saved: saved_before..saver.ys.len(),
+            });
         }
         f1
     }

@@ -9,8 +9,10 @@
 //! - step control in [`SolveOptions`]: `rtol`/`atol`, a [`PiController`], the first step,
 //!   `dt_min`/`dt_max`, `max_steps`;
 //! - what to keep: [`SaveAt`] (the final state, given times by dense output, every step);
-//! - the sensitivity: back-propagation through [`solve`] on an autodiff backend, or the adjoint
-//!   method by [`solve_adjoint`] (memory independent of the number of steps).
+//! - the sensitivity: back-propagation through [`solve`] on an autodiff backend, the adjoint
+//!   method by [`solve_adjoint`] (memory independent of the number of steps), or
+//!   back-propagation's exact gradients at bounded memory by [`solve_adjoint_with`] and
+//!   [`Adjoint::Checkpointed`] (binomial checkpointing).
 //!
 //! [`solve`] returns a [`Solution`] (times, states, [`Stats`]) or an [`OdeError`] that names
 //! the time reached and the remedy.
@@ -19,6 +21,7 @@
 //! safety 0.9 and factors 0.2 … 10, Hairer's first step), so that step counts compare fairly.
 
 mod adjoint;
+mod checkpoint;
 mod engine;
 mod field;
 mod interpolant;
@@ -28,7 +31,7 @@ mod solution;
 mod solve;
 mod tableau;
 
-pub use adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
+pub use adjoint::{Adjoint, AdjointGradients, AdjointSolution, solve_adjoint, solve_adjoint_with};
 pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
 pub use neural::{NeuralOde, NeuralOdeAdjoint, NeuralOdeConfig, NeuralOdeOutput};
 pub use options::{PiController, SaveAt, SolveOptions};

@@ -5,7 +5,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use super::adjoint::{AdjointGradients, AdjointSolution, solve_adjoint};
+use super::adjoint::{Adjoint, AdjointGradients, AdjointSolution, solve_adjoint_with};
 use super::field::VectorField;
 use super::options::{SaveAt, SolveOptions};
 use super::solution::{OdeError, Stats};
@@ -25,6 +25,10 @@ pub struct NeuralOdeConfig {
     /// outputs.
     #[config(default = 0)]
     pub augment: usize,
+    /// How [`NeuralOde::forward_adjoint`]'s backward sweep computes gradients: the continuous
+    /// adjoint (default) or back-propagation's gradients at bounded memory by checkpointing.
+    #[config(default = "Adjoint::Backsolve")]
+    pub adjoint: Adjoint,
 }
 
 impl NeuralOdeConfig {
@@ -40,6 +44,7 @@ impl NeuralOdeConfig {
             field,
             augment: self.augment,
             options: self.options.clone(),
+            adjoint: self.adjoint.clone(),
             _backend: core::marker::PhantomData,
         })
     }
@@ -81,6 +86,8 @@ pub struct NeuralOde<B: Backend, F: Module<B>> {
     pub augment: usize,
     /// How to solve (constant).
     pub options: SolveOptions,
+    /// The backward sweep of [`forward_adjoint`](Self::forward_adjoint) (constant).
+    pub adjoint: Adjoint,
     _backend: core::marker::PhantomData<B>,
 }
 
@@ -167,8 +174,9 @@ where
     F: AutodiffModule<B> + VectorField<B, 2> + Clone,
     F::InnerModule: VectorField<B::InnerBackend, 2>,
 {
-    /// As [`forward`](Self::forward), with gradients by the adjoint method: the forward solve
-    /// records no graph; call [`NeuralOdeAdjoint::backward`] after `loss.backward()`.
+    /// As [`forward`](Self::forward), with gradients by the adjoint method of
+    /// [`NeuralOdeConfig::adjoint`]: the forward solve records no graph; call
+    /// [`NeuralOdeAdjoint::backward`] after `loss.backward()`.
     ///
     /// # Errors
     /// As [`forward`](Self::forward).
@@ -180,7 +188,7 @@ where
         let d_input = x.dims()[1];
         let (x, options) = self.start(x, t_span)?;
         let t1 = *t_span.last().expect("checked non-empty");
-        let solution = solve_adjoint(&self.field, x, t_span[0], t1, &options)?;
+        let solution = solve_adjoint_with(&self.field, x, t_span[0], t1, &options, &self.adjoint)?;
         let output = NeuralOdeOutput {
             trajectory: solution.solution.stacked(),
             last: solution.last(),
@@ -198,6 +206,7 @@ impl<B, F> NeuralOdeAdjoint<B, F>
 where
     B: AutodiffBackend,
     F: AutodiffModule<B> + VectorField<B, 2>,
+    F::InnerModule: VectorField<B::InnerBackend, 2>,
 {
     /// The backward sweep: the gradient with respect to the input `x` (`[batch, d_input]`,
     /// without the augmented dimensions) and the field's parameter gradients.

@@ -540,6 +540,31 @@ fn backprop_gradients_match_finite_differences<B: AutodiffBackend>(device: &B::D
     assert_close("∂L/∂A (backprop vs FD)", &ga, &fd_a, 1e-7, 1e-6);
 }
 
+/// Compares every parameter's gradient between two `GradientsParams` of one module.
+struct Compare<'a> {
+    direct: &'a GradientsParams,
+    adjoint: &'a GradientsParams,
+    /// `(atol, rtol)`.
+    tolerance: (f64, f64),
+    compared: usize,
+}
+
+impl<B: AutodiffBackend> burn::module::ModuleVisitor<B> for Compare<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let d = self
+            .direct
+            .get::<B::InnerBackend, D>(param.id)
+            .expect("direct gradient");
+        let a = self
+            .adjoint
+            .get::<B::InnerBackend, D>(param.id)
+            .expect("adjoint gradient");
+        let (atol, rtol) = self.tolerance;
+        assert_close("gradient", &values(a), &values(d), atol, rtol);
+        self.compared += 1;
+    }
+}
+
 /// torchdiffeq's `TestCompareAdjointGradient`: the spiral y' = y³A, y0 = [2, 0],
 /// t = linspace(0, 25, 10), default tolerances, upstream gradients 0.1·rand:
 /// |Δ grad y0| < 3e-4 and |Δ grad A| < 2e-3 between the adjoint and back-propagation. The
@@ -650,6 +675,102 @@ fn adjoint_matches_backprop_on_the_spiral<B: AutodiffBackend>(device: &B::Device
     );
 }
 
+/// The checkpointed adjoint is back-propagation, re-ordered: equal gradients (f64, 1e-8) for
+/// every way of saving, fixed and adaptive steps, FSAL or not, a time-dependent field, and any
+/// number of checkpoints — and fewer checkpoints cost more re-computation, never accuracy.
+fn checkpointed_adjoint_equals_backprop<B: AutodiffBackend>(device: &B::Device) {
+    let field = MlpFieldConfig::new(3, 6)
+        .with_time_input(true)
+        .init::<B>(device)
+        .unwrap();
+    let x = || tensor::<B, 2>(&numbers(6, 11, -1.0, 1.0), [2, 3], device);
+    let weights = |i: usize| tensor::<B, 2>(&numbers(6, 40 + i as u64, -1.0, 1.0), [2, 3], device);
+    let loss = |ys: &[Tensor<B, 2>]| {
+        ys.iter()
+            .enumerate()
+            .map(|(i, y)| (y.clone().tanh() * weights(i)).sum())
+            .reduce(|a, b| a + b)
+            .unwrap()
+    };
+    let cases = [
+        (
+            Solver::Dopri5,
+            None,
+            SaveAt::Times(vec![0.0, 0.3, 0.31, 1.2, 2.0]),
+        ),
+        (Solver::Tsit5, None, SaveAt::Final),
+        (Solver::Bosh3, None, SaveAt::Steps),
+        (Solver::Rk4, Some(0.15), SaveAt::Times(vec![0.1, 0.45, 2.0])),
+        (Solver::Heun, Some(0.25), SaveAt::Steps),
+        (Solver::Euler, Some(0.5), SaveAt::Final),
+    ];
+    for (solver, dt, save_at) in cases {
+        let options = SolveOptions::new()
+            .with_solver(solver)
+            .with_dt(dt)
+            .with_rtol(1e-5)
+            .with_atol(1e-7)
+            .with_save_at(save_at.clone());
+        let y0 = x().require_grad();
+        let direct = solve(&field, y0.clone(), 0.0, 2.0, &options).unwrap();
+        let grads = loss(&direct.ys).backward();
+        let direct_y0 = values(y0.grad(&grads).unwrap());
+        let direct_params = GradientsParams::from_grads(grads, &field);
+        let steps = direct.stats.accepted;
+        let mut nfes = Vec::new();
+        for slots in [0, 1, 3, 1000] {
+            let what = format!("{solver:?} {save_at:?} with {slots} checkpoints");
+            let forward = solve_adjoint_with(
+                &field,
+                x(),
+                0.0,
+                2.0,
+                &options,
+                &Adjoint::Checkpointed(slots),
+            )
+            .unwrap();
+            assert_eq!(forward.solution.ts, direct.ts, "{what}: saved times");
+            assert_eq!(
+                forward.solution.stats, direct.stats,
+                "{what}: forward stats"
+            );
+            let grads = loss(&forward.solution.ys).backward();
+            let sweep = forward.backward(&grads).unwrap();
+            assert_eq!(
+                sweep.stats.accepted, steps,
+                "{what}: one back-propagated step each"
+            );
+            assert_close(
+                &format!("{what}: ∂L/∂y0"),
+                &values(sweep.y0),
+                &direct_y0,
+                1e-8,
+                1e-8,
+            );
+            let mut compare = Compare {
+                direct: &direct_params,
+                adjoint: &sweep.params,
+                tolerance: (1e-8, 1e-8),
+                compared: 0,
+            };
+            field.visit(&mut compare);
+            assert_eq!(
+                compare.compared, 4,
+                "{what}: two layers' weights and biases"
+            );
+            nfes.push(sweep.stats.nfe);
+        }
+        assert!(
+            steps >= 4,
+            "{solver:?}: {steps} steps is too few to test checkpointing"
+        );
+        assert!(
+            nfes.windows(2).all(|w| w[0] >= w[1]) && nfes[0] > nfes[3],
+            "{solver:?}: re-computation must fall as checkpoints grow: {nfes:?}"
+        );
+    }
+}
+
 /// A training step of a larger model with the ODE in the middle: encoder → Neural ODE
 /// (adjoint) → head. The gradients of every parameter equal back-propagation's.
 fn adjoint_inside_a_larger_model<B: AutodiffBackend>(device: &B::Device) {
@@ -687,50 +808,40 @@ fn adjoint_inside_a_larger_model<B: AutodiffBackend>(device: &B::Device) {
         .unwrap();
     let direct = GradientsParams::from_grads(loss_of(out.trajectory).backward(), &model);
     // The adjoint: head gradients from the loss, the field's from the sweep, the encoder's
-    // from a second pass with ∂L/∂y0.
-    let encoded = model.encoder.forward(x);
-    let adjoint = model.ode.forward_adjoint(encoded.clone(), &t_span).unwrap();
-    let mut grads = loss_of(adjoint.output.trajectory.clone()).backward();
-    let mut total = GradientsParams::from_module(&mut grads, &model.head);
-    let sweep = adjoint.backward(&grads).unwrap();
-    assert_eq!(
-        sweep.y0.dims(),
-        [4, 4],
-        "∂L/∂x without the augmented column"
-    );
-    let encoder = GradientsParams::from_grads(sweep.backward_through(encoded), &model.encoder);
-    crate::optim::merge_gradients(&mut total, encoder, &model.encoder);
-    crate::optim::merge_gradients(&mut total, sweep.params, &model.ode);
-    struct Compare<'a> {
-        direct: &'a GradientsParams,
-        adjoint: &'a GradientsParams,
-        compared: usize,
+    // from a second pass with ∂L/∂y0. The continuous adjoint approximates; the checkpointed one
+    // is back-propagation's to rounding.
+    for (method, tolerance) in [
+        (Adjoint::Backsolve, (1e-7, 1e-5)),
+        (Adjoint::Checkpointed(1), (1e-10, 1e-9)),
+    ] {
+        let mut ode = model.ode.clone();
+        ode.adjoint = method;
+        let encoded = model.encoder.forward(x.clone());
+        let adjoint = ode.forward_adjoint(encoded.clone(), &t_span).unwrap();
+        let mut grads = loss_of(adjoint.output.trajectory.clone()).backward();
+        let mut total = GradientsParams::from_module(&mut grads, &model.head);
+        let sweep = adjoint.backward(&grads).unwrap();
+        assert_eq!(
+            sweep.y0.dims(),
+            [4, 4],
+            "∂L/∂x without the augmented column"
+        );
+        let encoder = GradientsParams::from_grads(sweep.backward_through(encoded), &model.encoder);
+        crate::optim::merge_gradients(&mut total, encoder, &model.encoder);
+        crate::optim::merge_gradients(&mut total, sweep.params, &model.ode);
+        let mut compare = Compare {
+            direct: &direct,
+            adjoint: &total,
+            tolerance,
+            compared: 0,
+        };
+        model.visit(&mut compare);
+        assert_eq!(
+            compare.compared,
+            2 + 4 + 2,
+            "encoder, two field layers, head"
+        );
     }
-    impl<B: AutodiffBackend> burn::module::ModuleVisitor<B> for Compare<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let d = self
-                .direct
-                .get::<B::InnerBackend, D>(param.id)
-                .expect("direct gradient");
-            let a = self
-                .adjoint
-                .get::<B::InnerBackend, D>(param.id)
-                .expect("adjoint gradient");
-            assert_close("gradient", &values(a), &values(d), 1e-7, 1e-5);
-            self.compared += 1;
-        }
-    }
-    let mut compare = Compare {
-        direct: &direct,
-        adjoint: &total,
-        compared: 0,
-    };
-    model.visit(&mut compare);
-    assert_eq!(
-        compare.compared,
-        2 + 4 + 2,
-        "encoder, two field layers, head"
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1236,11 +1347,13 @@ fn options_round_trip<B: AutodiffBackend>(_device: &B::Device) {
                 .with_save_at(SaveAt::Times(vec![0.0, 1.0]))
                 .with_controller(PiController::new().with_pcoeff(0.4)),
         )
-        .with_augment(2);
+        .with_augment(2)
+        .with_adjoint(Adjoint::Checkpointed(3));
     let json = serde_json::to_string(&config).unwrap();
     let back = NeuralOdeConfig::load_binary(json.as_bytes()).unwrap();
     assert_eq!(back.options, config.options);
     assert_eq!(back.augment, 2);
+    assert_eq!(back.adjoint, Adjoint::Checkpointed(3));
 }
 
 backend_tests! {
@@ -1265,6 +1378,7 @@ f64_tests! {
     backprop_gradients_match_finite_differences,
     adjoint_matches_backprop_on_the_spiral,
     adjoint_inside_a_larger_model,
+    checkpointed_adjoint_equals_backprop,
     ltc_fused_solver_converges_to_dopri5,
     step_size_underflow_is_an_error,
     random_solver_inputs_fail_cleanly,
