@@ -4,6 +4,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 
+use super::event::{Event, EventFunction, Watch, crossed, illinois};
 use super::field::VectorField;
 use super::interpolant::Interpolant;
 use super::options::{SaveAt, SolveOptions};
@@ -22,6 +23,10 @@ pub(crate) struct Engine<'a, B: Backend, const D: usize, F: VectorField<B, D> + 
     pub(crate) stats: Stats,
     /// The accepted steps, when the caller asked for them ([`Engine::recording`]).
     trace: Option<Trace>,
+    /// The terminal event to watch for ([`Engine::watching`]).
+    watch: Option<Watch<'a, B, D>>,
+    /// Where the event fired.
+    hit: Option<Event<B>>,
     _backend: core::marker::PhantomData<B>,
 }
 
@@ -43,6 +48,13 @@ pub(crate) struct StepRecord {
     pub(crate) t_next: f64,
     pub(crate) times: core::ops::Range<usize>,
     pub(crate) saved: core::ops::Range<usize>,
+}
+
+/// Everything a solve produced.
+pub(crate) struct Outcome<B: Backend, const D: usize> {
+    pub(crate) solution: Solution<B, D>,
+    pub(crate) trace: Option<Trace>,
+    pub(crate) event: Option<Event<B>>,
 }
 
 /// Where the saved states are collected.
@@ -85,6 +97,8 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             norm_prefix,
             stats: Stats::default(),
             trace: None,
+            watch: None,
+            hit: None,
             _backend: core::marker::PhantomData,
         }
     }
@@ -92,6 +106,12 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     /// Records the accepted steps; [`run_traced`](Self::run_traced) returns them.
     pub(crate) fn recording(mut self) -> Self {
         self.trace = Some(Trace::default());
+        self
+    }
+
+    /// Ends the solve where `g` changes sign; [`run_full`](Self::run_full) returns the event.
+    pub(crate) fn watching(mut self, g: &'a dyn EventFunction<B, D>) -> Self {
+        self.watch = Some(Watch::new(g));
         self
     }
 
@@ -194,11 +214,23 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     /// As [`run`](Self::run), with the trace of the accepted steps when
     /// [`recording`](Self::recording).
     pub(crate) fn run_traced(
-        mut self,
+        self,
         y0: Tensor<B, D>,
         t0: f64,
         t1: f64,
     ) -> Result<(Solution<B, D>, Option<Trace>), OdeError> {
+        self.run_full(y0, t0, t1)
+            .map(|outcome| (outcome.solution, outcome.trace))
+    }
+
+    /// The solution, the trace when [`recording`](Self::recording) and the event when
+    /// [`watching`](Self::watching).
+    pub(crate) fn run_full(
+        mut self,
+        y0: Tensor<B, D>,
+        t0: f64,
+        t1: f64,
+    ) -> Result<Outcome<B, D>, OdeError> {
         if !t0.is_finite() || !t1.is_finite() {
             return Err(OdeError::InvalidTimes(format!(
                 "the span [{t0}, {t1}] must be finite"
@@ -227,6 +259,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         if let Some(trace) = &mut self.trace {
             trace.start_saves = saver.ys.len();
         }
+        if let Some(watch) = &mut self.watch {
+            watch.last = watch.value(t0, y0.clone());
+        }
         let y = if t0 == t1 {
             y0
         } else if let Some(dt) = self.options.dt {
@@ -234,24 +269,26 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         } else {
             self.run_adaptive(y0, t0, t1, &mut saver)?
         };
+        let t_end = self.hit.as_ref().map_or(t1, |event| event.t);
         if self.options.save_at == SaveAt::Final {
-            saver.ts.push(t1);
+            saver.ts.push(t_end);
             saver.ys.push(y);
         }
-        if saver.next < saver.times.len() {
+        if saver.next < saver.times.len() && self.hit.is_none() {
             return Err(OdeError::InvalidTimes(format!(
                 "SaveAt::Times[{}] = {} was not reached (the solve ended at t1 = {t1})",
                 saver.next, saver.times[saver.next]
             )));
         }
-        Ok((
-            Solution {
+        Ok(Outcome {
+            solution: Solution {
                 ts: saver.ts,
                 ys: saver.ys,
                 stats: self.stats,
             },
-            self.trace,
-        ))
+            trace: self.trace,
+            event: self.hit,
+        })
     }
 
     fn run_fixed(
@@ -290,6 +327,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 return Err(OdeError::NonFinite { t, t_next });
             }
             self.stats.accepted += 1;
+            if let Some(y_event) = self.detect(saver, t, t_next, h, &y, &first, &step, span)? {
+                return Ok(y_event);
+            }
             k1 = self.save_step(saver, t, t_next, h, &y, &first, &step, span);
             if self.tableau.fsal {
                 k1 = step.ks.last().cloned();
@@ -358,6 +398,11 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 let t_next = if last { t1 } else { t + h_abs * dir };
                 self.stats.accepted += 1;
                 previous_ratio = ratio;
+                if let Some(y_event) =
+                    self.detect(saver, t, t_next, h_abs * dir, &y, &k1, &step, span)?
+                {
+                    return Ok(y_event);
+                }
                 let f1 = self.save_step(saver, t, t_next, h_abs * dir, &y, &k1, &step, span);
                 k1 = match (self.tableau.fsal, f1) {
                     (true, _) => step.ks.last().cloned().expect("an FSAL step has stages"),
@@ -386,6 +431,98 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             h = h_new;
         }
         Ok(y)
+    }
+
+    /// Checks the watched event on the accepted step `(t, t_next]`. When `g` changed sign:
+    /// locates the event on the dense output, saves what lies in `(t, t*]`, records the event
+    /// and returns the state at it (carrying the event time's dependence, see
+    /// [`super::event`]).
+    #[allow(clippy::too_many_arguments)]
+    fn detect(
+        &mut self,
+        saver: &mut Saver<B, D>,
+        t: f64,
+        t_next: f64,
+        h: f64,
+        y: &Tensor<B, D>,
+        f0: &Tensor<B, D>,
+        step: &Step<B, D>,
+        span: f64,
+    ) -> Result<Option<Tensor<B, D>>, OdeError> {
+        let Some(mut watch) = self.watch.take() else {
+            return Ok(None);
+        };
+        let (before, after) = (watch.last, watch.value(t_next, step.y1.clone()));
+        if !crossed(before, after) {
+            watch.last = after;
+            self.watch = Some(watch);
+            return Ok(None);
+        }
+        let f_end = if self.tableau.fsal {
+            step.ks.last().cloned().expect("an FSAL step has stages")
+        } else {
+            self.eval(t_next, step.y1.clone())
+        };
+        let interpolant = Interpolant::fit(self.tableau, h, y, f0, &step.y1, &f_end, &step.ks);
+        let values = interpolant.detached();
+        let resolution = 4.0 * f64::EPSILON * t.abs().max(t_next.abs()).max(h.abs()) / h.abs();
+        let theta = illinois(
+            |theta| watch.value(t + theta * h, values.eval(theta)),
+            before,
+            after,
+            resolution,
+        );
+        let (t_event, y_event) = if theta >= 1.0 {
+            (t_next, step.y1.clone())
+        } else {
+            (t + theta * h, interpolant.eval(theta))
+        };
+        // ġ: the derivative of g along the solution, by a central difference along (1, f).
+        let y_fixed = y_event.clone().detach();
+        let f_event = self.eval(t_event, y_fixed.clone()).detach();
+        let delta = h.abs()
+            * if core::mem::size_of::<B::FloatElem>() >= 8 {
+                1e-6
+            } else {
+                1e-3
+            };
+        let g_dot = (watch.value(
+            t_event + delta,
+            y_fixed.clone() + f_event.clone().mul_scalar(delta),
+        ) - watch.value(t_event - delta, y_fixed - f_event.clone().mul_scalar(delta)))
+            / (2.0 * delta);
+        if g_dot == 0.0 || !g_dot.is_finite() {
+            return Err(OdeError::EventNotDifferentiable { t: t_event, g_dot });
+        }
+        let g_event = watch.graph(t_event, y_event.clone());
+        let time = (g_event.clone() - g_event.detach())
+            .mul_scalar(-1.0 / g_dot)
+            .add_scalar(t_event);
+        let shift: Tensor<B, D> = time.clone().sub_scalar(t_event).reshape([1; D]);
+        let state = y_event + f_event * shift;
+        let dir = h.signum();
+        let tol = SAME_TIME * span;
+        while saver.next < saver.times.len() {
+            let ts = saver.times[saver.next];
+            if (ts - t_event) * dir > tol {
+                break;
+            }
+            let value = if (ts - t_event).abs() <= tol {
+                state.clone()
+            } else {
+                interpolant.eval((ts - t) / h)
+            };
+            saver.ts.push(ts);
+            saver.ys.push(value);
+            saver.next += 1;
+        }
+        if saver.every_step {
+            saver.ts.push(t_event);
+            saver.ys.push(state.clone());
+        }
+        self.hit = Some(Event { t: t_event, time });
+        self.watch = Some(watch);
+        Ok(Some(state))
     }
 
     /// Saves what lies in the accepted step `(t, t_next]`; returns `f(t_next, y1)` if it had

@@ -48,6 +48,14 @@ impl<B: Backend, const D: usize> Interpolant<B, D> {
         }
     }
 
+    /// The same polynomial without a graph (for root finding on values).
+    pub(crate) fn detached(&self) -> Self {
+        match self {
+            Interpolant::Quartic(c) => Interpolant::Quartic(c.clone().map(Tensor::detach)),
+            Interpolant::Hermite(c) => Interpolant::Hermite(c.clone().map(Tensor::detach)),
+        }
+    }
+
     pub(crate) fn eval(&self, theta: f64) -> Tensor<B, D> {
         match self {
             Interpolant::Quartic([a, b, c, d, e]) => {

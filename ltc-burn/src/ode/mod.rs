@@ -14,6 +14,9 @@
 //!   back-propagation's exact gradients at bounded memory by [`solve_adjoint_with`] and
 //!   [`Adjoint::Checkpointed`] (binomial checkpointing).
 //!
+//! - a terminal event: [`solve_event`] stops where `g(t, y)` crosses zero, with the event time
+//!   differentiable.
+//!
 //! [`solve`] returns a [`Solution`] (times, states, [`Stats`]) or an [`OdeError`] that names
 //! the time reached and the remedy.
 //!
@@ -23,6 +26,7 @@
 mod adjoint;
 mod checkpoint;
 mod engine;
+mod event;
 mod field;
 mod interpolant;
 mod neural;
@@ -32,6 +36,7 @@ mod solve;
 mod tableau;
 
 pub use adjoint::{Adjoint, AdjointGradients, AdjointSolution, solve_adjoint, solve_adjoint_with};
+pub use event::{Event, EventFunction, EventSolution, solve_event};
 pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
 pub use neural::{NeuralOde, NeuralOdeAdjoint, NeuralOdeConfig, NeuralOdeOutput};
 pub use options::{PiController, SaveAt, SolveOptions};

@@ -86,6 +86,13 @@ pub enum OdeError {
         /// The step that was too small.
         dt: f64,
     },
+    /// An event function touched zero without crossing it: its time has no derivative.
+    EventNotDifferentiable {
+        /// The event time.
+        t: f64,
+        /// The derivative of `g` along the solution there.
+        g_dot: f64,
+    },
     /// The state became NaN or infinite.
     NonFinite {
         /// The last time at which the state was finite.
@@ -110,6 +117,12 @@ impl fmt::Display for OdeError {
                 "step size underflow at t = {t} (dt = {dt:e}): the problem is too stiff or blows \
                  up for these tolerances; loosen rtol/atol, lower dt_min, regularise the vector \
                  field, or use a fixed-step solver"
+            ),
+            OdeError::EventNotDifferentiable { t, g_dot } => write!(
+                f,
+                "the event function reaches zero at t = {t} with derivative {g_dot} along the \
+                 solution: it touches zero without crossing it, so the event time has no \
+                 gradient; use an event function that crosses zero (e.g. g − ε)"
             ),
             OdeError::NonFinite { t, t_next } => write!(
                 f,

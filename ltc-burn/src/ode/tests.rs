@@ -845,6 +845,202 @@ fn adjoint_inside_a_larger_model<B: AutodiffBackend>(device: &B::Device) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Events
+
+/// Free fall `[x, v]' = [v, −g]` with the gravity `g` a parameter.
+#[derive(Module, Debug)]
+struct Fall<B: Backend> {
+    g: Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> Fall<B> {
+    fn new(g: f64, device: &B::Device) -> Self {
+        Fall {
+            g: Param::from_tensor(tensor(&[g], [1, 1], device)),
+        }
+    }
+}
+
+impl<B: Backend> VectorField<B, 2> for Fall<B> {
+    fn eval(&self, _t: f64, y: Tensor<B, 2>) -> Tensor<B, 2> {
+        let v = y.narrow(1, 1, 1);
+        let a = v.ones_like() * self.g.val().neg();
+        Tensor::cat(vec![v, a], 1)
+    }
+}
+
+fn height<B: Backend>(_t: f64, y: Tensor<B, 2>) -> Tensor<B, 1> {
+    y.narrow(1, 0, 1).reshape([1])
+}
+
+/// The bouncing ball: dropped from `h`, it lands at `√(2h/g)` (within 1e-6) with
+/// `dt/dh = 1/√(2gh)` (within 1e-5), `dt/dg = −t/(2g)`, and speed `−√(2gh)` whose gradient
+/// carries the event time's (`dv/dh = −g/√(2gh)`) — for adaptive and fixed-step solvers; saves
+/// stop at the event.
+fn bouncing_ball_event_time_and_gradients<B: AutodiffBackend>(device: &B::Device) {
+    let (h, g): (f64, f64) = (2.0, 9.81);
+    let t_land = (2.0 * h / g).sqrt();
+    for options in [
+        SolveOptions::new(),
+        SolveOptions::new()
+            .with_solver(Solver::Tsit5)
+            .with_rtol(1e-4)
+            .with_atol(1e-6),
+        SolveOptions::new()
+            .with_solver(Solver::Rk4)
+            .with_dt(Some(0.07)),
+        SolveOptions::new()
+            .with_solver(Solver::Midpoint)
+            .with_dt(Some(0.1)),
+    ] {
+        let what = format!("{:?} dt = {:?}", options.solver, options.dt);
+        let field = Fall::<B>::new(g, device);
+        let y0 = tensor::<B, 2>(&[h, 0.0], [1, 2], device).require_grad();
+        let sol = solve_event(&field, y0.clone(), 0.0, 10.0, &options, &height::<B>).unwrap();
+        let event = sol.event.expect("the ball lands");
+        assert!(
+            (event.t - t_land).abs() < 1e-6,
+            "{what}: lands at {} not {t_land}",
+            event.t
+        );
+        assert_eq!(
+            sol.solution.ts,
+            vec![event.t],
+            "{what}: SaveAt::Final saves the event"
+        );
+        let grads = event.time.clone().sum().backward();
+        let dt_dh = values(y0.grad(&grads).unwrap())[0];
+        let dt_dg = values(field.g.val().grad(&grads).unwrap())[0];
+        assert!(
+            (dt_dh - 1.0 / (2.0 * g * h).sqrt()).abs() < 1e-5,
+            "{what}: dt/dh = {dt_dh}"
+        );
+        assert!(
+            (dt_dg + t_land / (2.0 * g)).abs() < 1e-5,
+            "{what}: dt/dg = {dt_dg}"
+        );
+        // The state at the event: on the ground, falling at √(2gh) (a new solve: the backward
+        // pass above consumed the graph).
+        let y0 = tensor::<B, 2>(&[h, 0.0], [1, 2], device).require_grad();
+        let sol = solve_event(&field, y0.clone(), 0.0, 10.0, &options, &height::<B>).unwrap();
+        let landed = sol.solution.last();
+        let [x, v] = values(landed.clone())[..] else {
+            unreachable!()
+        };
+        assert!(
+            x.abs() < 1e-9 && (v + (2.0 * g * h).sqrt()).abs() < 1e-6,
+            "{what}: {x}, {v}"
+        );
+        let grads = landed.narrow(1, 1, 1).sum().backward();
+        let dv_dh = values(y0.grad(&grads).unwrap())[0];
+        assert!(
+            (dv_dh + g / (2.0 * g * h).sqrt()).abs() < 1e-5,
+            "{what}: dv/dh = {dv_dh}"
+        );
+    }
+    // Saving: times after the event are not saved; every step ends with the event.
+    let field = Fall::<B>::new(g, device);
+    let y0 = || tensor::<B, 2>(&[h, 0.0], [1, 2], device);
+    let times = SaveAt::Times(vec![0.0, 0.3, 0.6, 0.9]);
+    let sol = solve_event(
+        &field,
+        y0(),
+        0.0,
+        10.0,
+        &SolveOptions::new().with_save_at(times),
+        &height::<B>,
+    )
+    .unwrap();
+    assert_eq!(
+        sol.solution.ts,
+        vec![0.0, 0.3, 0.6],
+        "0.9 lies after the landing"
+    );
+    let x_06 = values(sol.solution.ys[2].clone())[0];
+    assert!(
+        (x_06 - (h - 0.5 * g * 0.36)).abs() < 1e-9,
+        "x(0.6) = {x_06}"
+    );
+    let steps = SolveOptions::new().with_save_at(SaveAt::Steps);
+    let sol = solve_event(&field, y0(), 0.0, 10.0, &steps, &height::<B>).unwrap();
+    assert_eq!(*sol.solution.ts.last().unwrap(), sol.event.unwrap().t);
+    // No crossing before t1: no event, a plain solve.
+    let sol = solve_event(&field, y0(), 0.0, 0.5, &SolveOptions::new(), &height::<B>).unwrap();
+    assert!(sol.event.is_none());
+    assert_eq!(sol.solution.ts, vec![0.5]);
+}
+
+/// On a nonlinear field and event function, the event time's gradients with respect to `y0`
+/// and the parameters equal central finite differences of the event time.
+fn event_time_gradient_matches_finite_differences<B: AutodiffBackend>(device: &B::Device) {
+    let field = Spiral::<B>::new(&SPIRAL_A, device);
+    let tight = SolveOptions::new()
+        .with_rtol(1e-11)
+        .with_atol(1e-13)
+        .with_max_steps(100_000);
+    // The first time the spiral's x crosses 0.3·y + 0.1·t² − 0.5.
+    let event = |t: f64, y: Tensor<B, 2>| {
+        let x = y.clone().narrow(1, 0, 1);
+        let v = y.narrow(1, 1, 1);
+        (x - v.mul_scalar(0.3))
+            .add_scalar(0.5 - 0.1 * t * t)
+            .reshape([1])
+    };
+    let y0 = tensor::<B, 2>(&[2.0, 0.0], [1, 2], device).require_grad();
+    let sol = solve_event(&field, y0.clone(), 0.0, 25.0, &tight, &event).unwrap();
+    let hit = sol.event.expect("an event");
+    let grads = hit.time.sum().backward();
+    let dy0 = values(y0.grad(&grads).unwrap());
+    let da = values(field.a.val().grad(&grads).unwrap());
+    let time_of = |a: &[f64], y0: &[f64]| -> f64 {
+        let field = Spiral::<B::InnerBackend>::new(a, device);
+        let event = |t: f64, y: Tensor<B::InnerBackend, 2>| {
+            let x = y.clone().narrow(1, 0, 1);
+            let v = y.narrow(1, 1, 1);
+            (x - v.mul_scalar(0.3))
+                .add_scalar(0.5 - 0.1 * t * t)
+                .reshape([1])
+        };
+        let sol = solve_event(
+            &field,
+            tensor(y0, [1, 2], device),
+            0.0,
+            25.0,
+            &tight,
+            &event,
+        );
+        sol.unwrap().event.unwrap().t
+    };
+    let eps = 1e-6;
+    let fd_y0: Vec<f64> = (0..2)
+        .map(|i| {
+            let (mut p, mut m) = ([2.0, 0.0], [2.0, 0.0]);
+            p[i] += eps;
+            m[i] -= eps;
+            (time_of(&SPIRAL_A, &p) - time_of(&SPIRAL_A, &m)) / (2.0 * eps)
+        })
+        .collect();
+    let fd_a: Vec<f64> = (0..4)
+        .map(|i| {
+            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
+            p[i] += eps;
+            m[i] -= eps;
+            (time_of(&p, &[2.0, 0.0]) - time_of(&m, &[2.0, 0.0])) / (2.0 * eps)
+        })
+        .collect();
+    assert!(hit.t > 0.0 && hit.t < 25.0);
+    assert_close("dt*/dy0 (vs FD)", &dy0, &fd_y0, 1e-6, 1e-5);
+    assert_close("dt*/dA (vs FD)", &da, &fd_a, 1e-6, 1e-5);
+}
+
+fn event_of_wrong_shape_panics<B: AutodiffBackend>(device: &B::Device) {
+    let field = |_t: f64, y: Tensor<B, 2>| -y;
+    let y0 = Tensor::<B, 2>::ones([2, 1], device);
+    let event = |_t: f64, y: Tensor<B, 2>| y.reshape([2]);
+    let _ = solve_event(&field, y0, 0.0, 1.0, &SolveOptions::new(), &event);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The LTC neuron's ODE
 
 /// The fused semi-implicit Euler of the LTC cell converges at first order to the Dopri5
@@ -1183,6 +1379,7 @@ fn random_solver_inputs_fail_cleanly<B: AutodiffBackend>(device: &B::Device) {
                     OdeError::MaxStepsReached { .. } => "MaxStepsReached",
                     OdeError::StepSizeUnderflow { .. } => "StepSizeUnderflow",
                     OdeError::NonFinite { .. } => "NonFinite",
+                    OdeError::EventNotDifferentiable { .. } => "EventNotDifferentiable",
                 };
                 if options.validate().is_err() {
                     assert_eq!(name, "Config", "invalid options gave {err:?}: {what}");
@@ -1367,6 +1564,8 @@ backend_tests! {
     options_round_trip,
     #[should_panic(expected = "the vector field returned shape [2, 1] for a state of shape [2, 3]")]
     wrong_field_shape_panics,
+    #[should_panic(expected = "the event function returned shape [2]: g(t, y) must be a one-element tensor")]
+    event_of_wrong_shape_panics,
 }
 
 f64_tests! {
@@ -1379,6 +1578,8 @@ f64_tests! {
     adjoint_matches_backprop_on_the_spiral,
     adjoint_inside_a_larger_model,
     checkpointed_adjoint_equals_backprop,
+    bouncing_ball_event_time_and_gradients,
+    event_time_gradient_matches_finite_differences,
     ltc_fused_solver_converges_to_dopri5,
     step_size_underflow_is_an_error,
     random_solver_inputs_fail_cleanly,
