@@ -328,9 +328,7 @@ where
             }
             let z = Tensor::cat(parts, 0);
             let solution = Engine::new(&augmented, &options, Some(2 * n)).run(z, from, to)?;
-            stats.accepted += solution.stats.accepted;
-            stats.rejected += solution.stats.rejected;
-            stats.nfe += solution.stats.nfe;
+            stats += solution.stats;
             let z = solution.last();
             a = z.clone().narrow(0, n, n).reshape(shape);
             if p > 0 {

@@ -6,16 +6,20 @@ use burn::tensor::{ElementConversion, Tensor};
 
 use super::event::{Event, EventFunction, Watch, crossed, illinois};
 use super::field::VectorField;
+use super::implicit::Radau;
 use super::interpolant::Interpolant;
 use super::options::{SaveAt, SolveOptions};
 use super::solution::{OdeError, Solution, Stats};
 use super::solve::save_times;
 use super::tableau::ButcherTableau;
+use crate::error::ConfigError;
 
 /// The shared Runge–Kutta engine.
 pub(crate) struct Engine<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> {
     pub(crate) field: &'a F,
-    pub(crate) tableau: &'static ButcherTableau,
+    /// The explicit method (`None`: an implicit solver, which [`Engine::run_full`] hands to
+    /// its own loop).
+    tableau: Option<&'static ButcherTableau>,
     pub(crate) options: &'a SolveOptions,
     /// Error-norm only over the first `n` elements of the flattened state (the adjoint's
     /// seminorm); `None`: every element.
@@ -103,6 +107,12 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         }
     }
 
+    /// The explicit tableau; only the explicit loops call it.
+    fn tab(&self) -> &'static ButcherTableau {
+        self.tableau
+            .expect("implicit solvers run in their own loop (Engine::run_full)")
+    }
+
     /// Records the accepted steps; [`run_traced`](Self::run_traced) returns them.
     pub(crate) fn recording(mut self) -> Self {
         self.trace = Some(Trace::default());
@@ -136,7 +146,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         y: &Tensor<B, D>,
         k1: Tensor<B, D>,
     ) -> Step<B, D> {
-        let tab = self.tableau;
+        let tab = self.tab();
         let s = tab.stages();
         let mut ks = Vec::with_capacity(s);
         ks.push(k1);
@@ -197,7 +207,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         let h1 = if d1 <= 1e-15 && d2 <= 1e-15 || !d2.is_finite() {
             (h0 * 1e-3).max(1e-6)
         } else {
-            (0.01 / d1.max(d2)).powf(1.0 / f64::from(self.tableau.order))
+            (0.01 / d1.max(d2)).powf(1.0 / f64::from(self.tab().order))
         };
         (100.0 * h0).min(h1)
     }
@@ -235,6 +245,26 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             return Err(OdeError::InvalidTimes(format!(
                 "the span [{t0}, {t1}] must be finite"
             )));
+        }
+        if self.tableau.is_none() {
+            if self.trace.is_some() || self.watch.is_some() {
+                return Err(OdeError::Config(ConfigError::Inconsistent {
+                    config: "SolveOptions",
+                    message: format!(
+                        "solver = {:?} is implicit: it serves solve and the Backsolve adjoint; \
+                         for events and the checkpointed adjoint choose an explicit solver \
+                         (Dopri5, Tsit5, ...)",
+                        self.options.solver
+                    ),
+                }));
+            }
+            let solution =
+                Radau::new(self.field, self.options, self.norm_prefix, &y0).run(y0, t0, t1)?;
+            return Ok(Outcome {
+                solution,
+                trace: None,
+                event: None,
+            });
         }
         let mut saver = Saver {
             times: save_times(&self.options.save_at, t0, t1)?,
@@ -331,7 +361,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 return Ok(y_event);
             }
             k1 = self.save_step(saver, t, t_next, h, &y, &first, &step, span);
-            if self.tableau.fsal {
+            if self.tab().fsal {
                 k1 = step.ks.last().cloned();
             }
             y = step.y1;
@@ -350,9 +380,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         let opts = self.options;
         let dir = (t1 - t0).signum();
         let span = (t1 - t0).abs();
-        let order = self.tableau.order;
+        let order = self.tab().order;
         let b_err = self
-            .tableau
+            .tab()
             .b_err
             .expect("adaptive solvers have error weights");
         let mut y = y0;
@@ -404,7 +434,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                     return Ok(y_event);
                 }
                 let f1 = self.save_step(saver, t, t_next, h_abs * dir, &y, &k1, &step, span);
-                k1 = match (self.tableau.fsal, f1) {
+                k1 = match (self.tab().fsal, f1) {
                     (true, _) => step.ks.last().cloned().expect("an FSAL step has stages"),
                     (false, Some(f1)) => f1,
                     (false, None) => self.eval(t_next, step.y1.clone()),
@@ -458,12 +488,12 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             self.watch = Some(watch);
             return Ok(None);
         }
-        let f_end = if self.tableau.fsal {
+        let f_end = if self.tab().fsal {
             step.ks.last().cloned().expect("an FSAL step has stages")
         } else {
             self.eval(t_next, step.y1.clone())
         };
-        let interpolant = Interpolant::fit(self.tableau, h, y, f0, &step.y1, &f_end, &step.ks);
+        let interpolant = Interpolant::fit(self.tab(), h, y, f0, &step.y1, &f_end, &step.ks);
         let values = interpolant.detached();
         let resolution = 4.0 * f64::EPSILON * t.abs().max(t_next.abs()).max(h.abs()) / h.abs();
         let theta = illinois(
@@ -553,7 +583,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 step.y1.clone()
             } else {
                 if interpolant.is_none() {
-                    let f_end = if self.tableau.fsal {
+                    let f_end = if self.tab().fsal {
                         step.ks.last().cloned().expect("an FSAL step has stages")
                     } else {
                         let f = self.eval(t_next, step.y1.clone());
@@ -561,7 +591,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                         f
                     };
                     interpolant = Some(Interpolant::fit(
-                        self.tableau,
+                        self.tab(),
                         h,
                         y,
                         f0,

@@ -5,7 +5,9 @@
 //! Small parts that compose, one entry point (diffrax's split):
 //! - a [`VectorField`] `f(t, y) -> dy/dt` — any Burn module, struct or closure;
 //! - a [`Solver`]: Euler, Midpoint, Heun, RK4 (fixed step), Bosh3, Dopri5, Tsit5 (adaptive),
-//!   each a [`ButcherTableau`] run by one engine;
+//!   each a [`ButcherTableau`] run by one engine; and Radau5, implicit and L-stable, for stiff
+//!   problems (Newton on a difference-quotient Jacobian; [`solve`] with back-propagation and the
+//!   `Backsolve` adjoint, not events or the checkpointed adjoint);
 //! - step control in [`SolveOptions`]: `rtol`/`atol`, a [`PiController`], the first step,
 //!   `dt_min`/`dt_max`, `max_steps`;
 //! - what to keep: [`SaveAt`] (the final state, given times by dense output, every step);
@@ -28,6 +30,7 @@ mod checkpoint;
 mod engine;
 mod event;
 mod field;
+mod implicit;
 mod interpolant;
 mod neural;
 mod options;

@@ -15,8 +15,20 @@ pub struct Stats {
     pub accepted: usize,
     /// Rejected steps (adaptive solvers only).
     pub rejected: usize,
-    /// Evaluations of the vector field, including the first-step selection's.
+    /// Evaluations of the vector field, including the first-step selection's (and, for the
+    /// implicit solver, the Newton iterations' and the difference quotients of its Jacobians).
     pub nfe: usize,
+    /// Jacobians `∂f/∂y` formed (implicit solvers only).
+    pub jacobians: usize,
+}
+
+impl core::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        self.nfe += other.nfe;
+        self.jacobians += other.jacobians;
+    }
 }
 
 impl Stats {
@@ -93,6 +105,14 @@ pub enum OdeError {
         /// The derivative of `g` along the solution there.
         g_dot: f64,
     },
+    /// The implicit solver's Newton iterations did not converge at a step it could not shrink
+    /// (a fixed `dt`), or its Newton matrix was singular.
+    NewtonFailed {
+        /// The time reached.
+        t: f64,
+        /// The step.
+        dt: f64,
+    },
     /// The state became NaN or infinite.
     NonFinite {
         /// The last time at which the state was finite.
@@ -123,6 +143,11 @@ impl fmt::Display for OdeError {
                 "the event function reaches zero at t = {t} with derivative {g_dot} along the \
                  solution: it touches zero without crossing it, so the event time has no \
                  gradient; use an event function that crosses zero (e.g. g − ε)"
+            ),
+            OdeError::NewtonFailed { t, dt } => write!(
+                f,
+                "the implicit solver's Newton iterations did not converge at t = {t} with \
+                 dt = {dt:e}: use a smaller dt, or let the solver choose its steps (dt = None)"
             ),
             OdeError::NonFinite { t, t_next } => write!(
                 f,

@@ -50,6 +50,10 @@ impl ButcherTableau {
 /// | `Bosh3` | 3 (2) | 4 (3, FSAL) | yes | quartic | Bogacki & Shampine 1989 |
 /// | `Dopri5` | 5 (4) | 7 (6, FSAL) | yes | quartic (Shampine 1986) | Dormand & Prince 1980, Shampine's error weights as torchdiffeq/diffrax |
 /// | `Tsit5` | 5 (4) | 7 (6, FSAL) | yes | quartic through Tsitouras's interpolant at ½ | Tsitouras 2011 |
+/// | `Radau5` | 5 (3) | 3 implicit (Newton) | yes | the collocation polynomial (cubic) | Radau IIA, Hairer & Wanner II §IV.8, as scipy's `Radau` |
+///
+/// `Radau5` is implicit and L-stable: the solver for stiff problems, where every explicit method
+/// needs steps of the fastest time scale. See [`ode`](super) for what it supports.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Solver {
     /// Forward Euler.
@@ -66,6 +70,44 @@ pub enum Solver {
     Dopri5,
     /// Tsitouras 5(4), diffrax's recommended default.
     Tsit5,
+    /// Radau IIA of order 5, implicit and L-stable, for stiff problems: Newton iterations on a
+    /// difference-quotient Jacobian, scipy's error estimate and step control, gradients by
+    /// back-propagation through the implicit function theorem (exact for the discrete solve).
+    /// Dense linear algebra: for states of up to a few hundred elements. Not for
+    /// [`solve_event`](super::solve_event) or the checkpointed adjoint; the `Backsolve` adjoint
+    /// runs, but re-solving a stiff state backwards in time is unstable — train stiff fields
+    /// by back-propagation.
+    ///
+    /// Robertson's chemical kinetics, stiff from the start:
+    ///
+    /// ```
+    /// use burn::backend::NdArray;
+    /// use burn::tensor::Tensor;
+    /// use ltc_burn::ode::{solve, OdeError, SolveOptions, Solver};
+    /// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray<f64>;
+    /// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
+    ///
+    /// let robertson = |_t: f64, y: Tensor<B, 2>| {
+    ///     let [y1, y2, y3] = [0, 1, 2].map(|i| y.clone().narrow(1, i, 1));
+    ///     let slow = y1.mul_scalar(0.04);
+    ///     let fast = (y2.clone() * y3).mul_scalar(1e4);
+    ///     let faster = y2.powi_scalar(2).mul_scalar(3e7);
+    ///     Tensor::cat(vec![fast.clone() - slow.clone(), slow - fast - faster.clone(), faster], 1)
+    /// };
+    /// let y0 = || Tensor::<B, 2>::from_floats([[1.0, 0.0, 0.0]], &Default::default());
+    /// let radau = SolveOptions::new().with_solver(Solver::Radau5).with_rtol(1e-5).with_atol(1e-9);
+    /// let sol = solve(&robertson, y0(), 0.0, 1e3, &radau)?;
+    /// let y: Vec<f64> = sol.last().into_data().convert::<f64>().to_vec().unwrap();
+    /// assert!((y.iter().sum::<f64>() - 1.0).abs() < 1e-4, "mass is conserved: {y:?}");
+    /// assert!(sol.stats.steps() < 200, "{:?}", sol.stats);
+    /// // Dopri5 with 20× the steps does not get there.
+    /// let dopri = SolveOptions::new().with_rtol(1e-5).with_atol(1e-9)
+    ///     .with_max_steps(20 * sol.stats.steps());
+    /// assert!(matches!(solve(&robertson, y0(), 0.0, 1e3, &dopri),
+    ///     Err(OdeError::MaxStepsReached { .. })));
+    /// # Ok::<(), OdeError>(())
+    /// ```
+    Radau5,
 }
 
 // Written out: `#[derive(Default)]` with `#[default]` does not pass through Burn's `Config` derive.
@@ -78,7 +120,19 @@ impl Default for Solver {
 
 impl Solver {
     /// Every solver, for tests and benchmarks that run over all of them.
-    pub const ALL: [Solver; 7] = [
+    pub const ALL: [Solver; 8] = [
+        Solver::Euler,
+        Solver::Midpoint,
+        Solver::Heun,
+        Solver::Rk4,
+        Solver::Bosh3,
+        Solver::Dopri5,
+        Solver::Tsit5,
+        Solver::Radau5,
+    ];
+
+    /// The explicit Runge–Kutta solvers (those with a [`ButcherTableau`]).
+    pub const EXPLICIT: [Solver; 7] = [
         Solver::Euler,
         Solver::Midpoint,
         Solver::Heun,
@@ -88,27 +142,33 @@ impl Solver {
         Solver::Tsit5,
     ];
 
-    /// The method's tableau.
-    pub fn tableau(self) -> &'static ButcherTableau {
+    /// The method's tableau; `None` for the implicit `Radau5`.
+    pub fn tableau(self) -> Option<&'static ButcherTableau> {
         match self {
-            Solver::Euler => &EULER,
-            Solver::Midpoint => &MIDPOINT,
-            Solver::Heun => &HEUN,
-            Solver::Rk4 => &RK4,
-            Solver::Bosh3 => &BOSH3,
-            Solver::Dopri5 => &DOPRI5,
-            Solver::Tsit5 => &TSIT5,
+            Solver::Euler => Some(&EULER),
+            Solver::Midpoint => Some(&MIDPOINT),
+            Solver::Heun => Some(&HEUN),
+            Solver::Rk4 => Some(&RK4),
+            Solver::Bosh3 => Some(&BOSH3),
+            Solver::Dopri5 => Some(&DOPRI5),
+            Solver::Tsit5 => Some(&TSIT5),
+            Solver::Radau5 => None,
         }
+    }
+
+    /// Whether the method is implicit (solves for its stages by Newton iterations).
+    pub fn is_implicit(self) -> bool {
+        self.tableau().is_none()
     }
 
     /// Whether the method carries an error estimate (and can choose its own steps).
     pub fn is_adaptive(self) -> bool {
-        self.tableau().b_err.is_some()
+        self.tableau().is_none_or(|t| t.b_err.is_some())
     }
 
     /// The order of the solution.
     pub fn order(self) -> u32 {
-        self.tableau().order
+        self.tableau().map_or(5, |t| t.order)
     }
 }
 

@@ -56,8 +56,8 @@ fn order_conditions(t: &ButcherTableau, weights: &[f64], order: u32, tol: f64, n
 
 #[test]
 fn tableau_invariants() {
-    for solver in Solver::ALL {
-        let t = solver.tableau();
+    for solver in Solver::EXPLICIT {
+        let t = solver.tableau().expect("an explicit solver");
         let s = t.stages();
         let name = format!("{solver:?}");
         assert_eq!(t.a.len(), s, "{name}: rows of a");
