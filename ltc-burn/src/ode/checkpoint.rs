@@ -19,9 +19,10 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::adjoint::{Collect, ParamCounter};
-use super::engine::{Engine, Saver, StepRecord, Trace};
+use super::engine::{Engine, StepRecord, Trace};
 use super::field::VectorField;
 use super::options::{SaveAt, SolveOptions};
+use super::saver::Saver;
 use super::solution::Stats;
 
 /// What the reversal needs besides the field.
@@ -127,17 +128,9 @@ where
         let mut saver = Saver::for_replay(
             self.save_times[record.times.clone()].to_vec(),
             self.options.save_at == SaveAt::Steps,
-        );
-        engine.save_step(
-            &mut saver,
-            record.t,
-            record.t_next,
-            h,
-            &y,
-            &k1,
-            &step,
             self.span,
         );
+        engine.save_step(&mut saver, record.t, record.t_next, h, &y, &k1, &step);
         debug_assert_eq!(saver.ys.len(), record.saved.len());
         let mut loss = (step.y1 * Tensor::from_inner(a.clone())).sum();
         for (saved, cotangent) in saver

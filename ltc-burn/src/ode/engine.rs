@@ -8,9 +8,9 @@ use super::event::{Event, EventFunction, Watch, crossed, illinois};
 use super::field::VectorField;
 use super::implicit::Radau;
 use super::interpolant::Interpolant;
-use super::options::{SaveAt, SolveOptions};
+use super::options::SolveOptions;
+use super::saver::{SAME_TIME, Saver};
 use super::solution::{OdeError, Solution, Stats};
-use super::solve::save_times;
 use super::tableau::ButcherTableau;
 use crate::error::ConfigError;
 
@@ -61,36 +61,11 @@ pub(crate) struct Outcome<B: Backend, const D: usize> {
     pub(crate) event: Option<Event<B>>,
 }
 
-/// Where the saved states are collected.
-pub(crate) struct Saver<B: Backend, const D: usize> {
-    times: Vec<f64>,
-    next: usize,
-    every_step: bool,
-    ts: Vec<f64>,
-    pub(crate) ys: Vec<Tensor<B, D>>,
-}
-
-impl<B: Backend, const D: usize> Saver<B, D> {
-    /// A saver for re-taking one recorded step: the save times that fell in it.
-    pub(crate) fn for_replay(times: Vec<f64>, every_step: bool) -> Self {
-        Saver {
-            times,
-            next: 0,
-            every_step,
-            ts: Vec::new(),
-            ys: Vec::new(),
-        }
-    }
-}
-
 /// The stages of one step and what follows from them.
 pub(crate) struct Step<B: Backend, const D: usize> {
     pub(crate) y1: Tensor<B, D>,
     pub(crate) ks: Vec<Tensor<B, D>>,
 }
-
-/// Times closer than this fraction of the step (or of the span) are the same time.
-const SAME_TIME: f64 = 1e-12;
 
 impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B, D, F> {
     pub(crate) fn new(field: &'a F, options: &'a SolveOptions, norm_prefix: Option<usize>) -> Self {
@@ -266,26 +241,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 event: None,
             });
         }
-        let mut saver = Saver {
-            times: save_times(&self.options.save_at, t0, t1)?,
-            next: 0,
-            every_step: self.options.save_at == SaveAt::Steps,
-            ts: Vec::new(),
-            ys: Vec::new(),
-        };
-        let span = (t1 - t0).abs();
-        // Save times at the start.
-        while saver.next < saver.times.len()
-            && (saver.times[saver.next] - t0).abs() <= SAME_TIME * span.max(f64::MIN_POSITIVE)
-        {
-            saver.ts.push(saver.times[saver.next]);
-            saver.ys.push(y0.clone());
-            saver.next += 1;
-        }
-        if saver.every_step {
-            saver.ts.push(t0);
-            saver.ys.push(y0.clone());
-        }
+        let mut saver = Saver::start(&self.options.save_at, t0, t1, &y0)?;
         if let Some(trace) = &mut self.trace {
             trace.start_saves = saver.ys.len();
         }
@@ -300,20 +256,11 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             self.run_adaptive(y0, t0, t1, &mut saver)?
         };
         let t_end = self.hit.as_ref().map_or(t1, |event| event.t);
-        if self.options.save_at == SaveAt::Final {
-            saver.ts.push(t_end);
-            saver.ys.push(y);
-        }
-        if saver.next < saver.times.len() && self.hit.is_none() {
-            return Err(OdeError::InvalidTimes(format!(
-                "SaveAt::Times[{}] = {} was not reached (the solve ended at t1 = {t1})",
-                saver.next, saver.times[saver.next]
-            )));
-        }
+        let (ts, ys) = saver.finish(t_end, y, self.hit.is_some())?;
         Ok(Outcome {
             solution: Solution {
-                ts: saver.ts,
-                ys: saver.ys,
+                ts,
+                ys,
                 stats: self.stats,
             },
             trace: self.trace,
@@ -357,10 +304,10 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 return Err(OdeError::NonFinite { t, t_next });
             }
             self.stats.accepted += 1;
-            if let Some(y_event) = self.detect(saver, t, t_next, h, &y, &first, &step, span)? {
+            if let Some(y_event) = self.detect(saver, t, t_next, h, &y, &first, &step)? {
                 return Ok(y_event);
             }
-            k1 = self.save_step(saver, t, t_next, h, &y, &first, &step, span);
+            k1 = self.save_step(saver, t, t_next, h, &y, &first, &step);
             if self.tab().fsal {
                 k1 = step.ks.last().cloned();
             }
@@ -379,7 +326,6 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     ) -> Result<Tensor<B, D>, OdeError> {
         let opts = self.options;
         let dir = (t1 - t0).signum();
-        let span = (t1 - t0).abs();
         let order = self.tab().order;
         let b_err = self
             .tab()
@@ -428,12 +374,10 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 let t_next = if last { t1 } else { t + h_abs * dir };
                 self.stats.accepted += 1;
                 previous_ratio = ratio;
-                if let Some(y_event) =
-                    self.detect(saver, t, t_next, h_abs * dir, &y, &k1, &step, span)?
-                {
+                if let Some(y_event) = self.detect(saver, t, t_next, h_abs * dir, &y, &k1, &step)? {
                     return Ok(y_event);
                 }
-                let f1 = self.save_step(saver, t, t_next, h_abs * dir, &y, &k1, &step, span);
+                let f1 = self.save_step(saver, t, t_next, h_abs * dir, &y, &k1, &step);
                 k1 = match (self.tab().fsal, f1) {
                     (true, _) => step.ks.last().cloned().expect("an FSAL step has stages"),
                     (false, Some(f1)) => f1,
@@ -477,7 +421,6 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         y: &Tensor<B, D>,
         f0: &Tensor<B, D>,
         step: &Step<B, D>,
-        span: f64,
     ) -> Result<Option<Tensor<B, D>>, OdeError> {
         let Some(mut watch) = self.watch.take() else {
             return Ok(None);
@@ -530,26 +473,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             .add_scalar(t_event);
         let shift: Tensor<B, D> = time.clone().sub_scalar(t_event).reshape([1; D]);
         let state = y_event + f_event * shift;
-        let dir = h.signum();
-        let tol = SAME_TIME * span;
-        while saver.next < saver.times.len() {
-            let ts = saver.times[saver.next];
-            if (ts - t_event) * dir > tol {
-                break;
-            }
-            let value = if (ts - t_event).abs() <= tol {
-                state.clone()
-            } else {
-                interpolant.eval((ts - t) / h)
-            };
-            saver.ts.push(ts);
-            saver.ys.push(value);
-            saver.next += 1;
-        }
-        if saver.every_step {
-            saver.ts.push(t_event);
-            saver.ys.push(state.clone());
-        }
+        saver.save_until(t_event, h.signum(), &state, |time| {
+            interpolant.eval((time - t) / h)
+        });
         self.hit = Some(Event { t: t_event, time });
         self.watch = Some(watch);
         Ok(Some(state))
@@ -567,52 +493,23 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         y: &Tensor<B, D>,
         f0: &Tensor<B, D>,
         step: &Step<B, D>,
-        span: f64,
     ) -> Option<Tensor<B, D>> {
-        let dir = h.signum();
         let (times_before, saved_before) = (saver.next, saver.ys.len());
         let mut f1: Option<Tensor<B, D>> = None;
         let mut interpolant: Option<Interpolant<B, D>> = None;
-        let tol = SAME_TIME * span;
-        while saver.next < saver.times.len() {
-            let ts = saver.times[saver.next];
-            if (ts - t_next) * dir > tol {
-                break;
-            }
-            let value = if (ts - t_next).abs() <= tol {
-                step.y1.clone()
-            } else {
-                if interpolant.is_none() {
-                    let f_end = if self.tab().fsal {
-                        step.ks.last().cloned().expect("an FSAL step has stages")
-                    } else {
-                        let f = self.eval(t_next, step.y1.clone());
-                        f1 = Some(f.clone());
-                        f
-                    };
-                    interpolant = Some(Interpolant::fit(
-                        self.tab(),
-                        h,
-                        y,
-                        f0,
-                        &step.y1,
-                        &f_end,
-                        &step.ks,
-                    ));
-                }
-                interpolant
-                    .as_ref()
-                    .expect("fitted above")
-                    .eval((ts - t) / h)
-            };
-            saver.ts.push(ts);
-            saver.ys.push(value);
-            saver.next += 1;
-        }
-        if saver.every_step {
-            saver.ts.push(t_next);
-            saver.ys.push(step.y1.clone());
-        }
+        saver.save_until(t_next, h.signum(), &step.y1, |time| {
+            let fitted = interpolant.get_or_insert_with(|| {
+                let f_end = if self.tab().fsal {
+                    step.ks.last().cloned().expect("an FSAL step has stages")
+                } else {
+                    let f = self.eval(t_next, step.y1.clone());
+                    f1 = Some(f.clone());
+                    f
+                };
+                Interpolant::fit(self.tab(), h, y, f0, &step.y1, &f_end, &step.ks)
+            });
+            fitted.eval((time - t) / h)
+        });
         if let Some(trace) = &mut self.trace {
             trace.steps.push(StepRecord {
                 t,

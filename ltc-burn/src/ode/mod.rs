@@ -34,6 +34,7 @@ mod implicit;
 mod interpolant;
 mod neural;
 mod options;
+mod saver;
 mod solution;
 mod solve;
 mod tableau;

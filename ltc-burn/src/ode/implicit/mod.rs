@@ -17,134 +17,21 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+mod coefficients;
+mod lu;
+
+use self::coefficients::{Coefficients, Polynomial, coefficients};
+use self::lu::Lu;
 use super::field::VectorField;
-use super::options::{SaveAt, SolveOptions};
+use super::options::SolveOptions;
+use super::saver::{SAME_TIME, Saver};
 use super::solution::{OdeError, Solution, Stats};
-use super::solve::save_times;
 
 /// Newton iterations per attempt (scipy: 6).
 const NEWTON_MAXITER: usize = 6;
 /// The step-size factor's bounds after a step.
 const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
-/// Times closer than this fraction of the span are the same time.
-const SAME_TIME: f64 = 1e-12;
-
-/// Radau IIA (order 5): nodes, stage matrix, error weights, the real eigenvalue of `A⁻¹`, and
-/// the collocation polynomial's coefficients (`y(t + x·h) = y + Σ_k (Σ_i Z_i·P_ik)·x^{k+1}`).
-pub(crate) struct Coefficients {
-    pub(crate) c: [f64; 3],
-    pub(crate) a: [[f64; 3]; 3],
-    pub(crate) e: [f64; 3],
-    pub(crate) mu_real: f64,
-    pub(crate) p: [[f64; 3]; 3],
-}
-
-pub(crate) fn coefficients() -> Coefficients {
-    let s6 = 6f64.sqrt();
-    Coefficients {
-        c: [(4.0 - s6) / 10.0, (4.0 + s6) / 10.0, 1.0],
-        a: [
-            [
-                (88.0 - 7.0 * s6) / 360.0,
-                (296.0 - 169.0 * s6) / 1800.0,
-                (-2.0 + 3.0 * s6) / 225.0,
-            ],
-            [
-                (296.0 + 169.0 * s6) / 1800.0,
-                (88.0 + 7.0 * s6) / 360.0,
-                (-2.0 - 3.0 * s6) / 225.0,
-            ],
-            [(16.0 - s6) / 36.0, (16.0 + s6) / 36.0, 1.0 / 9.0],
-        ],
-        e: [
-            (-13.0 - 7.0 * s6) / 3.0,
-            (-13.0 + 7.0 * s6) / 3.0,
-            -1.0 / 3.0,
-        ],
-        mu_real: 3.0 + 3f64.powf(2.0 / 3.0) - 3f64.powf(1.0 / 3.0),
-        p: [
-            [
-                13.0 / 3.0 + 7.0 * s6 / 3.0,
-                -23.0 / 3.0 - 22.0 * s6 / 3.0,
-                10.0 / 3.0 + 5.0 * s6,
-            ],
-            [
-                13.0 / 3.0 - 7.0 * s6 / 3.0,
-                -23.0 / 3.0 + 22.0 * s6 / 3.0,
-                10.0 / 3.0 - 5.0 * s6,
-            ],
-            [1.0 / 3.0, -8.0 / 3.0, 10.0 / 3.0],
-        ],
-    }
-}
-
-/// A dense LU factorisation with partial pivoting, row-major.
-pub(crate) struct Lu {
-    n: usize,
-    a: Vec<f64>,
-    perm: Vec<usize>,
-}
-
-impl Lu {
-    /// `None` when the matrix is singular (or not finite).
-    pub(crate) fn factor(mut a: Vec<f64>, n: usize) -> Option<Lu> {
-        let mut perm: Vec<usize> = (0..n).collect();
-        for k in 0..n {
-            let p = (k..n).max_by(|&i, &j| a[i * n + k].abs().total_cmp(&a[j * n + k].abs()))?;
-            let pivot = a[p * n + k];
-            if pivot == 0.0 || !pivot.is_finite() {
-                return None;
-            }
-            if p != k {
-                for j in 0..n {
-                    a.swap(k * n + j, p * n + j);
-                }
-                perm.swap(k, p);
-            }
-            for i in k + 1..n {
-                let l = a[i * n + k] / a[k * n + k];
-                a[i * n + k] = l;
-                if l != 0.0 {
-                    for j in k + 1..n {
-                        a[i * n + j] -= l * a[k * n + j];
-                    }
-                }
-            }
-        }
-        Some(Lu { n, a, perm })
-    }
-
-    /// `x` with `M·x = b`.
-    pub(crate) fn solve(&self, b: &[f64]) -> Vec<f64> {
-        let (n, a) = (self.n, &self.a);
-        let mut x: Vec<f64> = self.perm.iter().map(|&p| b[p]).collect();
-        for i in 0..n {
-            let s: f64 = (0..i).map(|j| a[i * n + j] * x[j]).sum();
-            x[i] -= s;
-        }
-        for i in (0..n).rev() {
-            let s: f64 = (i + 1..n).map(|j| a[i * n + j] * x[j]).sum();
-            x[i] = (x[i] - s) / a[i * n + i];
-        }
-        x
-    }
-
-    /// `M⁻¹`, row-major.
-    fn inverse(&self) -> Vec<f64> {
-        let n = self.n;
-        let mut inv = vec![0.0; n * n];
-        let mut e = vec![0.0; n];
-        for j in 0..n {
-            e.fill(0.0);
-            e[j] = 1.0;
-            for (i, v) in self.solve(&e).into_iter().enumerate() {
-                inv[i * n + j] = v;
-            }
-        }
-        inv
-    }
-}
 
 /// Gustafsson's predictive step-size factor (scipy's `predict_factor`), before the safety factor.
 fn predict_factor(h: f64, h_old: Option<f64>, err: f64, err_old: Option<f64>) -> f64 {
@@ -395,21 +282,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
         let opts = self.options;
         let n = self.n;
         let ad = B::ad_enabled(&self.device);
-        let times = save_times(&opts.save_at, t0, t1)?;
-        let every_step = opts.save_at == SaveAt::Steps;
         let span = (t1 - t0).abs();
         let dir = if t1 >= t0 { 1.0 } else { -1.0 };
-        let tol = SAME_TIME * span.max(f64::MIN_POSITIVE);
-        let (mut ts, mut ys, mut next) = (Vec::new(), Vec::new(), 0usize);
-        while next < times.len() && (times[next] - t0).abs() <= tol {
-            ts.push(times[next]);
-            ys.push(y0.clone());
-            next += 1;
-        }
-        if every_step {
-            ts.push(t0);
-            ys.push(y0.clone());
-        }
+        let mut saver = Saver::start(&opts.save_at, t0, t1, &y0)?;
         let mut y_graph = y0.clone();
         let mut y = Self::read(y0);
         let mut t = t0;
@@ -426,7 +301,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
             let mut lu: Option<(f64, Lu, Lu)> = None;
             let mut rejected = false;
             // The last step's collocation polynomial, to predict the next stages.
-            let mut previous: Option<(f64, f64, Vec<f64>, Vec<f64>)> = None;
+            let mut previous: Option<Polynomial> = None;
             while (t1 - t) * dir > 0.0 {
                 if self.stats.steps() >= opts.max_steps {
                     return Err(OdeError::MaxStepsReached {
@@ -447,17 +322,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
                 }
                 let scale: Vec<f64> = y.iter().map(|v| opts.atol + v.abs() * opts.rtol).collect();
                 let z0 = match &previous {
-                    Some((t_old, h_prev, y_old, q)) => {
-                        let mut z0 = vec![0.0; 3 * n];
-                        for i in 0..3 {
-                            let x = (t + self.k.c[i] * h - t_old) / h_prev;
-                            for e in 0..n {
-                                let poly = q[e] * x + q[n + e] * x * x + q[2 * n + e] * x * x * x;
-                                z0[i * n + e] = y_old[e] + poly - y[e];
-                            }
-                        }
-                        z0
-                    }
+                    Some(polynomial) => self.predict(polynomial, t, h, &y),
                     None => vec![0.0; 3 * n],
                 };
                 let newton = loop {
@@ -500,25 +365,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
                 let mut err = 0.0;
                 if fixed.is_none() {
                     let (_, _, real) = lu.as_ref().expect("converged with matrices");
-                    let ze: Vec<f64> = (0..n)
-                        .map(|e| (0..3).map(|i| self.k.e[i] * z[i * n + e]).sum::<f64>() / h)
-                        .collect();
-                    let rhs: Vec<f64> = f.iter().zip(&ze).map(|(a, b)| a + b).collect();
-                    let mut error = real.solve(&rhs);
-                    let scale: Vec<f64> = y
-                        .iter()
-                        .zip(&y_new)
-                        .map(|(a, b)| opts.atol + a.abs().max(b.abs()) * opts.rtol)
-                        .collect();
-                    err = self.rms(&error, &scale);
-                    if rejected && err > 1.0 {
-                        let shifted: Vec<f64> = y.iter().zip(&error).map(|(a, b)| a + b).collect();
-                        let fe = self.fun(t, &shifted);
-                        let rhs: Vec<f64> = fe.iter().zip(&ze).map(|(a, b)| a + b).collect();
-                        let (_, _, real) = lu.as_ref().expect("converged with matrices");
-                        error = real.solve(&rhs);
-                        err = self.rms(&error, &scale);
-                    }
+                    err = self.error_norm(t, h, &y, &y_new, &f, &z, real, rejected);
                     if err.is_nan() || err > 1.0 {
                         let factor = if err.is_finite() {
                             predict_factor(h.abs(), h_old, err, err_old)
@@ -542,29 +389,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
                 } else {
                     self.tensor(&y_new)
                 };
-                while next < times.len() && (times[next] - t_next) * dir <= tol {
-                    let value = if (times[next] - t_next).abs() <= tol {
-                        y_next_graph.clone()
-                    } else {
-                        let x = (times[next] - t) / h;
-                        let mut value = base.clone();
-                        for k in 0..3 {
-                            let q = (0..3)
-                                .map(|i| stages[i].clone().mul_scalar(self.k.p[i][k]))
-                                .reduce(|a, b| a + b)
-                                .expect("three stages");
-                            value = value + q.mul_scalar(x.powi(k as i32 + 1));
-                        }
-                        value
-                    };
-                    ts.push(times[next]);
-                    ys.push(value);
-                    next += 1;
-                }
-                if every_step {
-                    ts.push(t_next);
-                    ys.push(y_next_graph.clone());
-                }
+                saver.save_until(t_next, dir, &y_next_graph, |time| {
+                    self.k.dense(&base, &stages, (time - t) / h)
+                });
                 let recompute_jac = newton.iterations > 2 && newton.rate > 1e-3;
                 let mut factor = 1.0;
                 if fixed.is_none() {
@@ -584,13 +411,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
                 } else {
                     current_jac = false;
                 }
-                let mut q = vec![0.0; 3 * n];
-                for k in 0..3 {
-                    for e in 0..n {
-                        q[k * n + e] = (0..3).map(|i| z[i * n + e] * self.k.p[i][k]).sum();
-                    }
-                }
-                previous = Some((t, h, y.clone(), q));
+                previous = Some(self.k.polynomial(t, h, y.clone(), &z));
                 h_old = Some(h.abs());
                 err_old = Some(err);
                 h_abs = match fixed {
@@ -604,16 +425,8 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
                 t = t_next;
             }
         }
-        if opts.save_at == SaveAt::Final {
-            ts.push(t1);
-            ys.push(if ad { y_graph } else { self.tensor(&y) });
-        }
-        if next < times.len() {
-            return Err(OdeError::InvalidTimes(format!(
-                "SaveAt::Times[{next}] = {} was not reached (the solve ended at t1 = {t1})",
-                times[next]
-            )));
-        }
+        let y_end = if ad { y_graph } else { self.tensor(&y) };
+        let (ts, ys) = saver.finish(t1, y_end, false)?;
         Ok(Solution {
             ts,
             ys,
@@ -691,77 +504,60 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
             .collect())
     }
 
+    /// The stages predicted by the last step's collocation polynomial (scipy's `Z0`).
+    fn predict(&self, previous: &Polynomial, t: f64, h: f64, y: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let mut z0 = vec![0.0; 3 * n];
+        for i in 0..3 {
+            let at = previous.eval(t + self.k.c[i] * h);
+            for e in 0..n {
+                z0[i * n + e] = at[e] - y[e];
+            }
+        }
+        z0
+    }
+
+    /// scipy's error estimate `(μ/h − J)⁻¹·(f(y) + Σ eᵢ Zᵢ / h)` as an RMS of the tolerance
+    /// scale; after a rejection, the refined `(μ/h − J)⁻¹·(f(y + err) + Σ eᵢ Zᵢ / h)`.
+    #[allow(clippy::too_many_arguments)]
+    fn error_norm(
+        &mut self,
+        t: f64,
+        h: f64,
+        y: &[f64],
+        y_new: &[f64],
+        f: &[f64],
+        z: &[f64],
+        real: &Lu,
+        rejected: bool,
+    ) -> f64 {
+        let n = self.n;
+        let opts = self.options;
+        let ze: Vec<f64> = (0..n)
+            .map(|e| (0..3).map(|i| self.k.e[i] * z[i * n + e]).sum::<f64>() / h)
+            .collect();
+        let rhs: Vec<f64> = f.iter().zip(&ze).map(|(a, b)| a + b).collect();
+        let error = real.solve(&rhs);
+        let scale: Vec<f64> = y
+            .iter()
+            .zip(y_new)
+            .map(|(a, b)| opts.atol + a.abs().max(b.abs()) * opts.rtol)
+            .collect();
+        let err = self.rms(&error, &scale);
+        if !(rejected && err > 1.0) {
+            return err;
+        }
+        let shifted: Vec<f64> = y.iter().zip(&error).map(|(a, b)| a + b).collect();
+        let fe = self.fun(t, &shifted);
+        let rhs: Vec<f64> = fe.iter().zip(&ze).map(|(a, b)| a + b).collect();
+        self.rms(&real.solve(&rhs), &scale)
+    }
+
     /// The error for a step that became too small after a rejection.
     fn check_step(&self, t: f64, h_abs: f64, dir: f64, t1: f64) -> Result<(), OdeError> {
         if (t1 - t) * dir > 0.0 && (h_abs < self.options.dt_min || t + h_abs * dir == t) {
             return Err(OdeError::StepSizeUnderflow { t, dt: h_abs * dir });
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Lu, coefficients};
-
-    /// Radau IIA's simplifying conditions: B(5) (order 5), C(3) (stage order 3), stiff accuracy
-    /// (`b` = the last row of `A`), and the collocation polynomial through every stage.
-    #[test]
-    fn radau_coefficients_satisfy_the_order_conditions() {
-        let k = coefficients();
-        let b = k.a[2];
-        for q in 0..5 {
-            let got: f64 = (0..3).map(|i| b[i] * k.c[i].powi(q)).sum();
-            assert!((got - 1.0 / (q + 1) as f64).abs() < 1e-14, "B({q}): {got}");
-        }
-        for i in 0..3 {
-            for q in 0..3 {
-                let got: f64 = (0..3).map(|j| k.a[i][j] * k.c[j].powi(q)).sum();
-                let want = k.c[i].powi(q + 1) / (q + 1) as f64;
-                assert!(
-                    (got - want).abs() < 1e-14,
-                    "C({q}) row {i}: {got} vs {want}"
-                );
-            }
-        }
-        // y(c_m) = y + Z_m: Σ_k P_ik·c_m^{k+1} = δ_im.
-        for i in 0..3 {
-            for m in 0..3 {
-                let got: f64 = (0..3).map(|q| k.p[i][q] * k.c[m].powi(q as i32 + 1)).sum();
-                let want = if i == m { 1.0 } else { 0.0 };
-                assert!((got - want).abs() < 1e-12, "P row {i} at c_{m}: {got}");
-            }
-        }
-        // The real eigenvalue of A⁻¹: det(μ·A − I) = 0.
-        let m: Vec<f64> = (0..9)
-            .map(|e| k.mu_real * k.a[e / 3][e % 3] - if e / 3 == e % 3 { 1.0 } else { 0.0 })
-            .collect();
-        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
-            + m[2] * (m[3] * m[7] - m[4] * m[6]);
-        assert!(det.abs() < 1e-12, "det(μA − I) = {det}");
-    }
-
-    #[test]
-    fn lu_solves_and_inverts_with_pivoting() {
-        // A zero first pivot needs a row swap.
-        let a = vec![0.0, 2.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.0, 1.0];
-        let lu = Lu::factor(a.clone(), 3).expect("regular");
-        let x = lu.solve(&[3.0, 2.0, 4.0]);
-        for (r, want) in [3.0, 2.0, 4.0].iter().enumerate() {
-            let got: f64 = (0..3).map(|c| a[r * 3 + c] * x[c]).sum();
-            assert!((got - want).abs() < 1e-14, "row {r}: {got}");
-        }
-        let inv = lu.inverse();
-        for r in 0..3 {
-            for c in 0..3 {
-                let got: f64 = (0..3).map(|k| a[r * 3 + k] * inv[k * 3 + c]).sum();
-                let want = if r == c { 1.0 } else { 0.0 };
-                assert!((got - want).abs() < 1e-14);
-            }
-        }
-        assert!(
-            Lu::factor(vec![1.0, 2.0, 2.0, 4.0], 2).is_none(),
-            "singular"
-        );
     }
 }
