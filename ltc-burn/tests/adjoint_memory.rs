@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::Tensor;
-use ltc_burn::ode::{
-    Adjoint, MlpFieldConfig, SolveOptions, Solver, solve, solve_adjoint, solve_adjoint_with,
-};
+use ltc_burn::ode::{Adjoint, MlpFieldConfig, SolveOptions, Solver, solve, solve_adjoint_with};
 
 struct Counting;
 
@@ -69,18 +67,10 @@ fn adjoint_memory_is_flat_in_the_number_of_steps() {
             assert!(field.layers[0].weight.grad(&grads).is_some());
         })
     };
-    let adjoint = |steps: usize| {
+    // The backward sweep by `method`: the continuous adjoint, or four stored states
+    // (back-propagation's gradients, each step re-taken a few times).
+    let sweep = |method: Adjoint, steps: usize| {
         peak_during(|| {
-            let forward = solve_adjoint(&field, x.clone(), 0.0, 1.0, &options(steps)).unwrap();
-            let grads = forward.last().powi_scalar(2).sum().backward();
-            let sweep = forward.backward(&grads).unwrap();
-            assert_eq!(sweep.stats.accepted, steps);
-        })
-    };
-    // Four stored states: back-propagation's gradients, each step re-taken a few times.
-    let checkpointed = |steps: usize| {
-        peak_during(|| {
-            let method = Adjoint::Checkpointed(4);
             let forward =
                 solve_adjoint_with(&field, x.clone(), 0.0, 1.0, &options(steps), &method).unwrap();
             let grads = forward.last().powi_scalar(2).sum().backward();
@@ -88,6 +78,8 @@ fn adjoint_memory_is_flat_in_the_number_of_steps() {
             assert_eq!(sweep.stats.accepted, steps);
         })
     };
+    let adjoint = |steps: usize| sweep(Adjoint::Backsolve, steps);
+    let checkpointed = |steps: usize| sweep(Adjoint::Checkpointed(4), steps);
     // Warm-up (one-off allocations of the backend and the allocator's pools).
     let _ = (backprop(10), adjoint(10), checkpointed(10));
     let (bp_few, bp_many) = (backprop(25), backprop(200));

@@ -90,6 +90,18 @@ fn slope(xs: &[f64], ys: &[f64]) -> f64 {
     sxy / sxx
 }
 
+/// `∂f/∂x_i` by central differences of step `eps`, for every `i`.
+fn central_differences(x: &[f64], eps: f64, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            let (mut plus, mut minus) = (x.to_vec(), x.to_vec());
+            plus[i] += eps;
+            minus[i] -= eps;
+            (f(&plus) - f(&minus)) / (2.0 * eps)
+        })
+        .collect()
+}
+
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
@@ -520,22 +532,8 @@ fn backprop_gradients_match_finite_differences<B: AutodiffBackend>(device: &B::D
     let gy0 = values(y0.grad(&grads).unwrap());
     let ga = values(field.a.val().grad(&grads).unwrap());
     let eps = 1e-6;
-    let fd_y0: Vec<f64> = (0..2)
-        .map(|i| {
-            let (mut p, mut m) = (y0v, y0v);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&SPIRAL_A, &p) - loss_of(&SPIRAL_A, &m)) / (2.0 * eps)
-        })
-        .collect();
-    let fd_a: Vec<f64> = (0..4)
-        .map(|i| {
-            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&p, &y0v) - loss_of(&m, &y0v)) / (2.0 * eps)
-        })
-        .collect();
+    let fd_y0 = central_differences(&y0v, eps, |x| loss_of(&SPIRAL_A, x));
+    let fd_a = central_differences(&SPIRAL_A, eps, |x| loss_of(x, &y0v));
     assert_close("∂L/∂y0 (backprop vs FD)", &gy0, &fd_y0, 1e-7, 1e-6);
     assert_close("∂L/∂A (backprop vs FD)", &ga, &fd_a, 1e-7, 1e-6);
 }
@@ -638,22 +636,8 @@ fn adjoint_matches_backprop_on_the_spiral<B: AutodiffBackend>(device: &B::Device
         .backward();
     let adjoint = forward.backward(&grads).unwrap();
     let eps = 1e-6;
-    let fd_a: Vec<f64> = (0..4)
-        .map(|i| {
-            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&p, &[2.0, 0.0]) - loss_of(&m, &[2.0, 0.0])) / (2.0 * eps)
-        })
-        .collect();
-    let fd_y0: Vec<f64> = (0..2)
-        .map(|i| {
-            let (mut p, mut m) = ([2.0, 0.0], [2.0, 0.0]);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&SPIRAL_A, &p) - loss_of(&SPIRAL_A, &m)) / (2.0 * eps)
-        })
-        .collect();
+    let fd_a = central_differences(&SPIRAL_A, eps, |x| loss_of(x, &[2.0, 0.0]));
+    let fd_y0 = central_differences(&[2.0, 0.0], eps, |x| loss_of(&SPIRAL_A, x));
     assert_close(
         "∂L/∂y0 (adjoint vs FD)",
         &values(adjoint.y0),
@@ -985,22 +969,8 @@ fn radau_gradients<B: AutodiffBackend>(device: &B::Device) {
         values(field.a.val().grad(&grads).unwrap()),
     );
     let eps = 1e-6;
-    let fd_y0: Vec<f64> = (0..2)
-        .map(|i| {
-            let (mut p, mut m) = (y0, y0);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&STIFF_A, &p, &fixed) - loss_of(&STIFF_A, &m, &fixed)) / (2.0 * eps)
-        })
-        .collect();
-    let fd_a: Vec<f64> = (0..4)
-        .map(|i| {
-            let (mut p, mut m) = (STIFF_A, STIFF_A);
-            p[i] += eps;
-            m[i] -= eps;
-            (loss_of(&p, &y0, &fixed) - loss_of(&m, &y0, &fixed)) / (2.0 * eps)
-        })
-        .collect();
+    let fd_y0 = central_differences(&y0, eps, |x| loss_of(&STIFF_A, x, &fixed));
+    let fd_a = central_differences(&STIFF_A, eps, |x| loss_of(x, &y0, &fixed));
     assert_close("Radau5 fixed dt: ∂L/∂y0 vs FD", &g_y0, &fd_y0, 1e-8, 1e-6);
     assert_close("Radau5 fixed dt: ∂L/∂A vs FD", &g_a, &fd_a, 1e-8, 1e-6);
     // Adaptive, tight: the exact gradient with respect to y0 is e^{Aᵀ t1}·w.
@@ -1279,22 +1249,8 @@ fn event_time_gradient_matches_finite_differences<B: AutodiffBackend>(device: &B
         sol.unwrap().event.unwrap().t
     };
     let eps = 1e-6;
-    let fd_y0: Vec<f64> = (0..2)
-        .map(|i| {
-            let (mut p, mut m) = ([2.0, 0.0], [2.0, 0.0]);
-            p[i] += eps;
-            m[i] -= eps;
-            (time_of(&SPIRAL_A, &p) - time_of(&SPIRAL_A, &m)) / (2.0 * eps)
-        })
-        .collect();
-    let fd_a: Vec<f64> = (0..4)
-        .map(|i| {
-            let (mut p, mut m) = (SPIRAL_A, SPIRAL_A);
-            p[i] += eps;
-            m[i] -= eps;
-            (time_of(&p, &[2.0, 0.0]) - time_of(&m, &[2.0, 0.0])) / (2.0 * eps)
-        })
-        .collect();
+    let fd_y0 = central_differences(&[2.0, 0.0], eps, |x| time_of(&SPIRAL_A, x));
+    let fd_a = central_differences(&SPIRAL_A, eps, |x| time_of(x, &[2.0, 0.0]));
     assert!(hit.t > 0.0 && hit.t < 25.0);
     assert_close("dt*/dy0 (vs FD)", &dy0, &fd_y0, 1e-6, 1e-5);
     assert_close("dt*/dA (vs FD)", &da, &fd_a, 1e-6, 1e-5);
