@@ -431,12 +431,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             self.watch = Some(watch);
             return Ok(None);
         }
-        let f_end = if self.tab().fsal {
-            step.ks.last().cloned().expect("an FSAL step has stages")
-        } else {
-            self.eval(t_next, step.y1.clone())
-        };
-        let interpolant = Interpolant::fit(self.tab(), h, y, f0, &step.y1, &f_end, &step.ks);
+        let (interpolant, _) = self.dense_output(t_next, h, y, f0, step);
         let values = interpolant.detached();
         let resolution = 4.0 * f64::EPSILON * t.abs().max(t_next.abs()).max(h.abs()) / h.abs();
         let theta = illinois(
@@ -481,6 +476,27 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         Ok(Some(state))
     }
 
+    /// The dense output of an accepted step, and `f(t_next, y1)` when it had to evaluate it
+    /// (a solver without FSAL).
+    fn dense_output(
+        &mut self,
+        t_next: f64,
+        h: f64,
+        y: &Tensor<B, D>,
+        f0: &Tensor<B, D>,
+        step: &Step<B, D>,
+    ) -> (Interpolant<B, D>, Option<Tensor<B, D>>) {
+        let (f_end, evaluated) = if self.tab().fsal {
+            let last = step.ks.last().cloned().expect("an FSAL step has stages");
+            (last, None)
+        } else {
+            let f = self.eval(t_next, step.y1.clone());
+            (f.clone(), Some(f))
+        };
+        let fitted = Interpolant::fit(self.tab(), h, y, f0, &step.y1, &f_end, &step.ks);
+        (fitted, evaluated)
+    }
+
     /// Saves what lies in the accepted step `(t, t_next]`; returns `f(t_next, y1)` if it had
     /// to evaluate it (the next step's first stage).
     #[allow(clippy::too_many_arguments)]
@@ -499,14 +515,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         let mut interpolant: Option<Interpolant<B, D>> = None;
         saver.save_until(t_next, h.signum(), &step.y1, |time| {
             let fitted = interpolant.get_or_insert_with(|| {
-                let f_end = if self.tab().fsal {
-                    step.ks.last().cloned().expect("an FSAL step has stages")
-                } else {
-                    let f = self.eval(t_next, step.y1.clone());
-                    f1 = Some(f.clone());
-                    f
-                };
-                Interpolant::fit(self.tab(), h, y, f0, &step.y1, &f_end, &step.ks)
+                let (fitted, evaluated) = self.dense_output(t_next, h, y, f0, step);
+                f1 = evaluated;
+                fitted
             });
             fitted.eval((time - t) / h)
         });
