@@ -108,7 +108,7 @@ impl<B: AutodiffBackend, const D: usize> AdjointGradients<B, D> {
     }
 }
 
-/// Solves like [`solve`] and prepares the adjoint backward pass.
+/// Solves like [`solve`](super::solve()) and prepares the adjoint backward pass.
 ///
 /// The field must be an autodiff module (its parameters get gradients) whose inner module is a
 /// vector field too; the forward solve runs on the inner module. The backward sweep uses the
@@ -138,7 +138,7 @@ impl<B: AutodiffBackend, const D: usize> AdjointGradients<B, D> {
 /// ```
 ///
 /// # Errors
-/// As [`solve`].
+/// As [`solve`](super::solve()).
 pub fn solve_adjoint<B, const D: usize, F>(
     field: &F,
     y0: Tensor<B, D>,
