@@ -206,6 +206,15 @@ where
     F::InnerModule: VectorField<B::InnerBackend, D>,
 {
     options.validate()?;
+    if matches!(options.save_at, SaveAt::TimesPerSample(_)) {
+        return Err(OdeError::Config(crate::error::ConfigError::Inconsistent {
+            config: "SolveOptions",
+            message: "SaveAt::TimesPerSample with the adjoint: the backward sweep runs one \
+                      solve for the batch and resets the state at shared save times; save at \
+                      shared times (SaveAt::Times) or back-propagate through solve"
+                .into(),
+        }));
+    }
     let inner_field = field.valid();
     let y0 = y0.inner();
     let (forward, method) = match adjoint {
@@ -238,6 +247,7 @@ where
             ts: forward.ts,
             ys: leaves,
             stats: forward.stats,
+            per_sample: forward.per_sample,
         },
         inner: forward.ys,
         field: field.clone(),
@@ -306,7 +316,12 @@ where
             n,
             p,
         };
-        let options = self.options.clone().with_save_at(SaveAt::Final);
+        // The augmented state is one flat vector: the sweep runs under joint control.
+        let options = self
+            .options
+            .clone()
+            .with_save_at(SaveAt::Final)
+            .with_per_sample(false);
         let mut stats = Stats::default();
         let ts = &self.solution.ts;
         let last = ts.len() - 1;

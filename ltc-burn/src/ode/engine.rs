@@ -241,6 +241,24 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 event: None,
             });
         }
+        if self.options.per_sample {
+            if self.trace.is_some() || self.watch.is_some() {
+                return Err(OdeError::Config(ConfigError::Inconsistent {
+                    config: "SolveOptions",
+                    message: "per_sample = true serves solve and the Backsolve adjoint; events \
+                              and the checkpointed adjoint need joint step control \
+                              (per_sample = false)"
+                        .into(),
+                }));
+            }
+            let solution =
+                super::per_sample::run(self.field, self.tab(), self.options, y0, t0, t1)?;
+            return Ok(Outcome {
+                solution,
+                trace: None,
+                event: None,
+            });
+        }
         let mut saver = Saver::start(&self.options.save_at, t0, t1, &y0)?;
         if let Some(trace) = &mut self.trace {
             trace.start_saves = saver.ys.len();
@@ -262,6 +280,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 ts,
                 ys,
                 stats: self.stats,
+                per_sample: None,
             },
             trace: self.trace,
             event: self.hit,

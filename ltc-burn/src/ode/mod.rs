@@ -11,6 +11,8 @@
 //! - step control in [`SolveOptions`]: `rtol`/`atol`, a [`PiController`], the first step,
 //!   `dt_min`/`dt_max`, `max_steps`;
 //! - what to keep: [`SaveAt`] (the final state, given times by dense output, every step);
+//! - per-sample step control ([`SolveOptions::per_sample`], torchode's): each sample of the
+//!   batch its own step size, accept/reject and save times ([`SaveAt::TimesPerSample`]);
 //! - the sensitivity: back-propagation through [`solve`] on an autodiff backend, the adjoint
 //!   method by [`solve_adjoint`] (memory independent of the number of steps), or
 //!   back-propagation's exact gradients at bounded memory by [`solve_adjoint_with`] and
@@ -34,6 +36,7 @@ mod implicit;
 mod interpolant;
 mod neural;
 mod options;
+mod per_sample;
 mod saver;
 mod solution;
 mod solve;
@@ -41,10 +44,10 @@ mod tableau;
 
 pub use adjoint::{Adjoint, AdjointGradients, AdjointSolution, solve_adjoint, solve_adjoint_with};
 pub use event::{Event, EventFunction, EventSolution, solve_event};
-pub use field::{FieldActivation, MlpField, MlpFieldConfig, VectorField};
+pub use field::{Autonomous, FieldActivation, MlpField, MlpFieldConfig, VectorField};
 pub use neural::{NeuralOde, NeuralOdeAdjoint, NeuralOdeConfig, NeuralOdeOutput};
 pub use options::{PiController, SaveAt, SolveOptions};
-pub use solution::{OdeError, Solution, Stats};
+pub use solution::{OdeError, PerSample, Solution, Stats};
 pub use solve::solve;
 pub use tableau::{ButcherTableau, Solver};
 

@@ -18,6 +18,11 @@ pub enum SaveAt {
     Times(Vec<f64>),
     /// The start and the end of every accepted step.
     Steps,
+    /// Each sample's own save times, `[batch][times]` (torchode's `t_eval`): row `i` of the
+    /// `j`-th saved state is sample `i` at `times[i][j]`. Every row holds the same number of
+    /// times, in the direction of integration and inside the span. Needs
+    /// [`SolveOptions::per_sample`].
+    TimesPerSample(Vec<Vec<f64>>),
 }
 
 /// Step-size control for the adaptive solvers: a PI controller (Hairer & Wanner II §IV.2,
@@ -166,6 +171,52 @@ pub struct SolveOptions {
     /// Which states to keep.
     #[config(default = "SaveAt::Final")]
     pub save_at: SaveAt,
+    /// Independent solves along the batch dimension (dimension 0), as torchode: each sample
+    /// has its own step size, its own accept/reject and its own save times
+    /// ([`SaveAt::TimesPerSample`]); a sample that reaches the end stops costing evaluations.
+    /// Off (torchdiffeq's and diffrax's joint control: one step size, from the RMS over the
+    /// whole batch). Needs an adaptive solver with FSAL (Bosh3, Dopri5, Tsit5) and no `dt`;
+    /// the samples must not interact inside the vector field (no batch statistics).
+    ///
+    /// The field sees only the samples still integrating: one with per-sample constants picks
+    /// its rows in [`VectorField::eval_per_sample`](super::VectorField::eval_per_sample):
+    ///
+    /// ```
+    /// use burn::backend::NdArray;
+    /// use burn::tensor::{Int, Tensor, TensorData};
+    /// use ltc_burn::ode::{solve, SolveOptions, VectorField};
+    /// # #[cfg(not(ltc_doc_wgpu))] type B = NdArray<f64>;
+    /// # #[cfg(ltc_doc_wgpu)] type B = burn::backend::Wgpu;
+    ///
+    /// /// y' = −k·y with a rate per sample (`[batch, 1]`).
+    /// struct Decay(Tensor<B, 2>);
+    /// impl VectorField<B, 2> for Decay {
+    ///     fn eval(&self, _t: f64, y: Tensor<B, 2>) -> Tensor<B, 2> {
+    ///         -y * self.0.clone()
+    ///     }
+    ///     fn eval_per_sample(&self, _t: &[f64], samples: &[usize], y: Tensor<B, 2>) -> Tensor<B, 2> {
+    ///         let rows: Vec<i64> = samples.iter().map(|&s| s as i64).collect();
+    ///         let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows, [samples.len()]), &y.device());
+    ///         -y * self.0.clone().select(0, rows)
+    ///     }
+    /// }
+    ///
+    /// let device = Default::default();
+    /// let rates = [1.0, 1.0, 1.0, 1000.0];
+    /// let field = Decay(Tensor::<B, 1>::from_floats(rates, &device).reshape([4, 1]));
+    /// let y0 = Tensor::<B, 2>::ones([4, 1], &device);
+    /// let joint = SolveOptions::new().with_rtol(1e-6).with_atol(1e-9);
+    /// let own = joint.clone().with_per_sample(true);
+    /// let a = solve(&field, y0.clone(), 0.0, 1.0, &joint)?;
+    /// let b = solve(&field, y0, 0.0, 1.0, &own)?;
+    /// let y: Vec<f64> = b.last().into_data().convert::<f64>().to_vec().unwrap();
+    /// assert!((y[0] - (-1.0f64).exp()).abs() < 1e-5);
+    /// // Joint control steps every sample at the stiff one's pace.
+    /// assert!(2 * b.sample_evaluations() < a.sample_evaluations());
+    /// # Ok::<(), ltc_burn::ode::OdeError>(())
+    /// ```
+    #[config(default = false)]
+    pub per_sample: bool,
 }
 
 impl SolveOptions {
@@ -199,6 +250,30 @@ impl SolveOptions {
             }
         }
         check.nonzero("max_steps", self.max_steps)?;
+        if self.per_sample {
+            let explicit_fsal = self.solver.tableau().is_some_and(|t| t.fsal);
+            if !self.solver.is_adaptive() || !explicit_fsal || self.dt.is_some() {
+                return Err(check.inconsistent(format!(
+                    "per_sample = true needs its own step control: an explicit adaptive solver \
+                     (Bosh3, Dopri5, Tsit5) and dt = None; got solver = {:?}, dt = {:?}",
+                    self.solver, self.dt
+                )));
+            }
+            if self.save_at == SaveAt::Steps {
+                return Err(check.inconsistent(
+                    "per_sample = true with SaveAt::Steps: every sample steps at its own times, \
+                     so the steps do not stack into one tensor; save at times \
+                     (SaveAt::Times or SaveAt::TimesPerSample) or the final state"
+                        .into(),
+                ));
+            }
+        } else if matches!(self.save_at, SaveAt::TimesPerSample(_)) {
+            return Err(check.inconsistent(
+                "SaveAt::TimesPerSample needs per_sample = true (`.with_per_sample(true)`), or \
+                 use SaveAt::Times for times shared by the batch"
+                    .into(),
+            ));
+        }
         self.controller.validate()
     }
 }

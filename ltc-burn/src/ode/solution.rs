@@ -41,12 +41,29 @@ impl Stats {
 /// The result of [`solve`](super::solve): the saved times and states, and the counters.
 #[derive(Debug, Clone)]
 pub struct Solution<B: Backend, const D: usize> {
-    /// The saved times, in the order of integration.
+    /// The saved times, in the order of integration. With
+    /// [`SaveAt::TimesPerSample`](super::SaveAt::TimesPerSample), the first sample's;
+    /// [`PerSample::ts`] has every sample's.
     pub ts: Vec<f64>,
     /// The state at each saved time, each of `y0`'s shape.
     pub ys: Vec<Tensor<B, D>>,
-    /// Steps and function evaluations.
+    /// Steps and function evaluations. With per-sample step control, the sums over the samples
+    /// (`nfe` then counts sample-evaluations: a call on `n` rows counts `n`).
     pub stats: Stats,
+    /// Each sample's times and counters, when the solve ran with
+    /// [`SolveOptions::per_sample`](super::SolveOptions::per_sample).
+    pub per_sample: Option<PerSample>,
+}
+
+/// What each sample of a per-sample solve did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerSample {
+    /// `ts[i][j]`: the time of row `i` of the `j`-th saved state.
+    pub ts: Vec<Vec<f64>>,
+    /// Each sample's steps and evaluations, as its own solve would count them.
+    pub stats: Vec<Stats>,
+    /// Calls of the vector field on (part of) the batch.
+    pub calls: usize,
 }
 
 impl<B: Backend, const D: usize> Solution<B, D> {
@@ -57,6 +74,16 @@ impl<B: Backend, const D: usize> Solution<B, D> {
             .last()
             .cloned()
             .expect("a solution holds at least one state")
+    }
+
+    /// Field evaluations summed over the samples: each sample's own count with per-sample
+    /// step control; `nfe × batch` with joint control (every call evaluates every row).
+    /// What the two controls cost, compared.
+    pub fn sample_evaluations(&self) -> usize {
+        match &self.per_sample {
+            Some(per_sample) => per_sample.stats.iter().map(|s| s.nfe).sum(),
+            None => self.stats.nfe * self.ys.first().map_or(0, |y| y.dims()[0]),
+        }
     }
 
     /// The saved states stacked along a new first dimension: `[times, ...y0's shape]`.

@@ -539,12 +539,12 @@ fn backprop_gradients_match_finite_differences<B: AutodiffBackend>(device: &B::D
 }
 
 /// Compares every parameter's gradient between two `GradientsParams` of one module.
-struct Compare<'a> {
-    direct: &'a GradientsParams,
-    adjoint: &'a GradientsParams,
+pub(super) struct Compare<'a> {
+    pub(super) direct: &'a GradientsParams,
+    pub(super) adjoint: &'a GradientsParams,
     /// `(atol, rtol)`.
-    tolerance: (f64, f64),
-    compared: usize,
+    pub(super) tolerance: (f64, f64),
+    pub(super) compared: usize,
 }
 
 impl<B: AutodiffBackend> burn::module::ModuleVisitor<B> for Compare<'_> {

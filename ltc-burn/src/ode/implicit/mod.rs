@@ -431,6 +431,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Radau<'a, B,
             ts,
             ys,
             stats: self.stats,
+            per_sample: None,
         })
     }
 
