@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 
 use super::event::{Event, EventFunction, Watch, crossed, illinois};
-use super::field::VectorField;
+use super::field::{VectorField, check_field_shape};
 use super::implicit::Radau;
 use super::interpolant::Interpolant;
 use super::options::SolveOptions;
@@ -103,13 +103,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
     pub(crate) fn eval(&mut self, t: f64, y: Tensor<B, D>) -> Tensor<B, D> {
         let dims = y.dims();
         let out = self.field.eval(t, y);
-        assert_eq!(
-            out.dims(),
-            dims,
-            "the vector field returned shape {:?} for a state of shape {dims:?}: f(t, y) must \
-             have y's shape",
-            out.dims()
-        );
+        check_field_shape(out.dims(), dims);
         self.stats.nfe += 1;
         out
     }

@@ -86,6 +86,15 @@ pub trait VectorField<B: Backend, const D: usize> {
     }
 }
 
+/// Panics naming both shapes when a vector field's output `out` differs from its state's.
+pub(crate) fn check_field_shape<const D: usize>(out: [usize; D], state: [usize; D]) {
+    assert_eq!(
+        out, state,
+        "the vector field returned shape {out:?} for a state of shape {state:?}: f(t, y) must \
+         have y's shape"
+    );
+}
+
 /// A vector field that does not depend on `t` and has no per-sample constants: per-sample
 /// step control evaluates it on the active rows in one call whatever each sample's time (see
 /// [`VectorField::eval_per_sample`]).

@@ -15,6 +15,30 @@ pub(crate) enum Interpolant<B: Backend, const D: usize> {
     Hermite([Tensor<B, D>; 4]),
 }
 
+/// The leading coefficients `[a, b, c]` of torchdiffeq's quartic
+/// `y(θ) = (((a·θ + b)·θ + c)·θ + h·f0)·θ + y0` through `y0`, the mid-point `ym`, `y1` and the
+/// end slopes times the step (`hf0`, `hf1`; `h` may be a per-row column).
+pub(crate) fn quartic<B: Backend, const D: usize>(
+    y0: &Tensor<B, D>,
+    y1: &Tensor<B, D>,
+    ym: &Tensor<B, D>,
+    hf0: &Tensor<B, D>,
+    hf1: &Tensor<B, D>,
+) -> [Tensor<B, D>; 3] {
+    let a = (hf1.clone() - hf0.clone()).mul_scalar(2.0) - (y1.clone() + y0.clone()).mul_scalar(8.0)
+        + ym.clone().mul_scalar(16.0);
+    let b = hf0.clone().mul_scalar(5.0) - hf1.clone().mul_scalar(3.0)
+        + y0.clone().mul_scalar(18.0)
+        + y1.clone().mul_scalar(14.0)
+        - ym.clone().mul_scalar(32.0);
+    let c = hf1.clone()
+        - hf0.clone().mul_scalar(4.0)
+        - y0.clone().mul_scalar(11.0)
+        - y1.clone().mul_scalar(5.0)
+        + ym.clone().mul_scalar(16.0);
+    [a, b, c]
+}
+
 impl<B: Backend, const D: usize> Interpolant<B, D> {
     pub(crate) fn fit(
         tableau: &ButcherTableau,
@@ -30,18 +54,7 @@ impl<B: Backend, const D: usize> Interpolant<B, D> {
         match tableau.b_mid {
             Some(b_mid) => {
                 let ym = combine(y0, h, b_mid, ks);
-                let a = (hf1.clone() - hf0.clone()).mul_scalar(2.0)
-                    - (y1.clone() + y0.clone()).mul_scalar(8.0)
-                    + ym.clone().mul_scalar(16.0);
-                let b = hf0.clone().mul_scalar(5.0) - hf1.clone().mul_scalar(3.0)
-                    + y0.clone().mul_scalar(18.0)
-                    + y1.clone().mul_scalar(14.0)
-                    - ym.clone().mul_scalar(32.0);
-                let c = hf1
-                    - hf0.clone().mul_scalar(4.0)
-                    - y0.clone().mul_scalar(11.0)
-                    - y1.clone().mul_scalar(5.0)
-                    + ym.mul_scalar(16.0);
+                let [a, b, c] = quartic(y0, y1, &ym, &hf0, &hf1);
                 Interpolant::Quartic([a, b, c, hf0, y0.clone()])
             }
             None => Interpolant::Hermite([y0.clone(), hf0, y1.clone(), hf1]),

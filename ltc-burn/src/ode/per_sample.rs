@@ -17,7 +17,8 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-use super::field::VectorField;
+use super::field::{VectorField, check_field_shape};
+use super::interpolant::quartic;
 use super::options::{SaveAt, SolveOptions};
 use super::saver::SAME_TIME;
 use super::solution::{OdeError, PerSample, Solution, Stats};
@@ -188,13 +189,7 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
         let dims = y.dims();
         let samples: Vec<usize> = lanes.iter().map(|lane| lane.sample).collect();
         let out = self.field.eval_per_sample(ts, &samples, y);
-        assert_eq!(
-            out.dims(),
-            dims,
-            "the vector field returned shape {:?} for a state of shape {dims:?}: f(t, y) must \
-             have y's shape",
-            out.dims()
-        );
+        check_field_shape(out.dims(), dims);
         self.calls += 1;
         for lane in lanes {
             self.stats[lane.sample].nfe += 1;
@@ -476,18 +471,7 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
             Some(b_mid) => {
                 // torchdiffeq's quartic through y0, y(½), y1 and the end slopes.
                 let ym = y.clone() + hcol.clone() * weighted(b_mid, ks);
-                let a = (hf1.clone() - hf0.clone()).mul_scalar(2.0)
-                    - (y1.clone() + y.clone()).mul_scalar(8.0)
-                    + ym.clone().mul_scalar(16.0);
-                let b = hf0.clone().mul_scalar(5.0) - hf1.clone().mul_scalar(3.0)
-                    + y.clone().mul_scalar(18.0)
-                    + y1.clone().mul_scalar(14.0)
-                    - ym.clone().mul_scalar(32.0);
-                let c = hf1
-                    - hf0.clone().mul_scalar(4.0)
-                    - y.clone().mul_scalar(11.0)
-                    - y1.clone().mul_scalar(5.0)
-                    + ym.mul_scalar(16.0);
+                let [a, b, c] = quartic(y, y1, &ym, &hf0, &hf1);
                 let theta = column(thetas);
                 let mut out = pick(&a) * theta.clone() + pick(&b);
                 out = out * theta.clone() + pick(&c);
