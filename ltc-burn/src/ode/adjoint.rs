@@ -207,13 +207,15 @@ where
 {
     options.validate()?;
     if matches!(options.save_at, SaveAt::TimesPerSample(_)) {
-        return Err(OdeError::Config(crate::error::ConfigError::Inconsistent {
+        let check = crate::error::Check {
             config: "SolveOptions",
-            message: "SaveAt::TimesPerSample with the adjoint: the backward sweep runs one \
-                      solve for the batch and resets the state at shared save times; save at \
-                      shared times (SaveAt::Times) or back-propagate through solve"
+        };
+        return Err(OdeError::Config(check.inconsistent(
+            "SaveAt::TimesPerSample with the adjoint: the backward sweep runs one solve for the \
+             batch and resets the state at shared save times; save at shared times \
+             (SaveAt::Times) or back-propagate through solve"
                 .into(),
-        }));
+        )));
     }
     let inner_field = field.valid();
     let y0 = y0.inner();

@@ -165,20 +165,11 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         let scale = y0.clone().detach().abs().mul_scalar(rtol).add_scalar(atol);
         let d0 = self.rms(y0.clone() / scale.clone(), y0);
         let d1 = self.rms(f0.clone() / scale.clone(), f0);
-        let h0 = if d0 < 1e-5 || d1 < 1e-5 || !d0.is_finite() || !d1.is_finite() {
-            1e-6
-        } else {
-            0.01 * d0 / d1
-        };
+        let h0 = probe_step(d0, d1);
         let y1 = y0.clone().detach() + f0.clone().detach().mul_scalar(h0 * dir);
         let f1 = self.eval(t0 + h0 * dir, y1).detach();
-        let d2 = self.rms((f1 - f0.clone().detach()) / scale, f0) / h0;
-        let h1 = if d1 <= 1e-15 && d2 <= 1e-15 || !d2.is_finite() {
-            (h0 * 1e-3).max(1e-6)
-        } else {
-            (0.01 / d1.max(d2)).powf(1.0 / f64::from(self.tab().order))
-        };
-        (100.0 * h0).min(h1)
+        let d2 = self.rms((f1 - f0.clone().detach()) / scale, f0);
+        first_step(h0, d1, d2, self.tab().order)
     }
 
     pub(crate) fn run(
@@ -378,11 +369,7 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
                 .add_scalar(opts.atol);
             let ratio = self.rms(err.detach() / scale, &step.y1);
             let accepted = ratio.is_finite() && ratio <= 1.0;
-            let factor = if ratio.is_finite() {
-                opts.controller.factor(ratio, previous_ratio, order)
-            } else {
-                opts.controller.factor_min
-            };
+            let factor = opts.controller.factor(ratio, previous_ratio, order);
             if accepted {
                 let t_next = if last { t1 } else { t + h_abs * dir };
                 self.stats.accepted += 1;
@@ -401,21 +388,9 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
             } else {
                 self.stats.rejected += 1;
             }
-            let mut h_new = h_abs * factor;
-            if let Some(dt_max) = opts.dt_max {
-                h_new = h_new.min(dt_max);
+            if (t1 - t) * dir > 0.0 {
+                h = next_step(opts, ratio, h_abs * factor, t, h_abs * dir)?;
             }
-            let unresolved = t + h_new * dir == t;
-            if (t1 - t) * dir > 0.0 && (h_new < opts.dt_min || unresolved) {
-                if !ratio.is_finite() {
-                    return Err(OdeError::NonFinite {
-                        t,
-                        t_next: t + h_abs * dir,
-                    });
-                }
-                return Err(OdeError::StepSizeUnderflow { t, dt: h_new * dir });
-            }
-            h = h_new;
         }
         Ok(y)
     }
@@ -544,6 +519,53 @@ impl<'a, B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> Engine<'a, B
         }
         f1
     }
+}
+
+/// Hairer, Nørsett & Wanner's probe step (I, §II.4) from the scaled RMS norms of `y0` (`d0`)
+/// and `f(t0, y0)` (`d1`).
+pub(crate) fn probe_step(d0: f64, d1: f64) -> f64 {
+    if d0 < 1e-5 || d1 < 1e-5 || !d0.is_finite() || !d1.is_finite() {
+        1e-6
+    } else {
+        0.01 * d0 / d1
+    }
+}
+
+/// Their first step from the probe `h0`, `d1`, and the scaled RMS norm `d2` of
+/// `f(t0 + h0, y0 + h0·f0) − f0`, for a method of order `order`.
+pub(crate) fn first_step(h0: f64, d1: f64, d2: f64, order: u32) -> f64 {
+    let d2 = d2 / h0;
+    let h1 = if d1 <= 1e-15 && d2 <= 1e-15 || !d2.is_finite() {
+        (h0 * 1e-3).max(1e-6)
+    } else {
+        (0.01 / d1.max(d2)).powf(1.0 / f64::from(order))
+    };
+    (100.0 * h0).min(h1)
+}
+
+/// The next step of a solve still short of its end at `t`: `proposed` (the controller's
+/// factor times the last step's length) capped by `dt_max`, or the error that ends the solve
+/// — `NonFinite` when the last trial (`tried`, signed) broke the state (`ratio` NaN or
+/// infinite), `StepSizeUnderflow` when the step fell below `dt_min` or `t`'s resolution.
+pub(crate) fn next_step(
+    opts: &SolveOptions,
+    ratio: f64,
+    proposed: f64,
+    t: f64,
+    tried: f64,
+) -> Result<f64, OdeError> {
+    let h = opts.dt_max.map_or(proposed, |dt_max| proposed.min(dt_max));
+    let dir = tried.signum();
+    if h < opts.dt_min || t + h * dir == t {
+        if !ratio.is_finite() {
+            return Err(OdeError::NonFinite {
+                t,
+                t_next: t + tried,
+            });
+        }
+        return Err(OdeError::StepSizeUnderflow { t, dt: h * dir });
+    }
+    Ok(h)
 }
 
 /// `y + h·Σ w_j·k_j`, skipping zero weights.

@@ -15,6 +15,17 @@ pub(crate) enum Interpolant<B: Backend, const D: usize> {
     Hermite([Tensor<B, D>; 4]),
 }
 
+/// The cubic Hermite basis at `θ`: the weights of `y0`, `h·f0`, `y1` and `h·f1`.
+pub(crate) fn hermite(theta: f64) -> [f64; 4] {
+    let (t2, t3) = (theta * theta, theta * theta * theta);
+    [
+        2.0 * t3 - 3.0 * t2 + 1.0,
+        t3 - 2.0 * t2 + theta,
+        3.0 * t2 - 2.0 * t3,
+        t3 - t2,
+    ]
+}
+
 /// The leading coefficients `[a, b, c]` of torchdiffeq's quartic
 /// `y(θ) = (((a·θ + b)·θ + c)·θ + h·f0)·θ + y0` through `y0`, the mid-point `ym`, `y1` and the
 /// end slopes times the step (`hf0`, `hf1`; `h` may be a per-row column).
@@ -78,11 +89,11 @@ impl<B: Backend, const D: usize> Interpolant<B, D> {
                 out.mul_scalar(theta) + e.clone()
             }
             Interpolant::Hermite([y0, hf0, y1, hf1]) => {
-                let (t2, t3) = (theta * theta, theta * theta * theta);
-                y0.clone().mul_scalar(2.0 * t3 - 3.0 * t2 + 1.0)
-                    + hf0.clone().mul_scalar(t3 - 2.0 * t2 + theta)
-                    + y1.clone().mul_scalar(3.0 * t2 - 2.0 * t3)
-                    + hf1.clone().mul_scalar(t3 - t2)
+                let [w0, w1, w2, w3] = hermite(theta);
+                y0.clone().mul_scalar(w0)
+                    + hf0.clone().mul_scalar(w1)
+                    + y1.clone().mul_scalar(w2)
+                    + hf1.clone().mul_scalar(w3)
             }
         }
     }

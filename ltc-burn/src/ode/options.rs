@@ -95,8 +95,12 @@ impl PiController {
     }
 
     /// The factor for the next step from this step's error ratio `ratio` (accepted when ≤ 1),
-    /// the last accepted one `previous`, and the solver's order.
+    /// the last accepted one `previous`, and the solver's order. A NaN ratio (a non-finite
+    /// trial state) shrinks by `factor_min`.
     pub fn factor(&self, ratio: f64, previous: f64, order: u32) -> f64 {
+        if ratio.is_nan() {
+            return self.factor_min;
+        }
         let accepted = ratio <= 1.0;
         if ratio == 0.0 {
             return self.factor_max;

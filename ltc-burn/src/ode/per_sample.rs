@@ -17,8 +17,9 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
+use super::engine::{first_step, next_step, probe_step};
 use super::field::{VectorField, check_field_shape};
-use super::interpolant::quartic;
+use super::interpolant::{hermite, quartic};
 use super::options::{SaveAt, SolveOptions};
 use super::saver::SAME_TIME;
 use super::solution::{OdeError, PerSample, Solution, Stats};
@@ -213,31 +214,16 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
         let h0: Vec<f64> = d0
             .iter()
             .zip(&d1)
-            .map(|(&d0, &d1)| {
-                if d0 < 1e-5 || d1 < 1e-5 || !d0.is_finite() || !d1.is_finite() {
-                    1e-6
-                } else {
-                    0.01 * d0 / d1
-                }
-            })
+            .map(|(&d0, &d1)| probe_step(d0, d1))
             .collect();
         let signed: Vec<f64> = h0.iter().map(|h| h * dir).collect();
         let y1 = y0.clone().detach() + f0.clone().detach() * column::<B, D>(&signed, &self.device);
         let ts: Vec<f64> = signed.iter().map(|h| t0 + h).collect();
         let f1 = self.eval(lanes, &ts, y1).detach();
         let d2 = row_rms((f1 - f0.clone().detach()) / scale, f0);
-        let order = f64::from(self.tableau.order);
         h0.iter()
             .zip(d1.iter().zip(&d2))
-            .map(|(&h0, (&d1, &d2))| {
-                let d2 = d2 / h0;
-                let h1 = if d1 <= 1e-15 && d2 <= 1e-15 || !d2.is_finite() {
-                    (h0 * 1e-3).max(1e-6)
-                } else {
-                    (0.01 / d1.max(d2)).powf(1.0 / order)
-                };
-                (100.0 * h0).min(h1)
-            })
+            .map(|(&h0, (&d1, &d2))| first_step(h0, d1, d2, self.tableau.order))
             .collect()
     }
 
@@ -346,12 +332,9 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
             for (r, lane) in lanes.iter_mut().enumerate() {
                 let ratio = ratios[r];
                 let ok = ratio.is_finite() && ratio <= 1.0;
-                let factor = if ratio.is_finite() {
-                    opts.controller
-                        .factor(ratio, lane.previous_ratio, tab.order)
-                } else {
-                    opts.controller.factor_min
-                };
+                let factor = opts
+                    .controller
+                    .factor(ratio, lane.previous_ratio, tab.order);
                 let stats = &mut self.stats[lane.sample];
                 let (t, h) = (lane.t, hs[r]);
                 if ok {
@@ -391,23 +374,7 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
                 if finished[r] {
                     continue;
                 }
-                let mut h_new = h.abs() * factor;
-                if let Some(dt_max) = opts.dt_max {
-                    h_new = h_new.min(dt_max);
-                }
-                if h_new < opts.dt_min || lane.t + h_new * dir == lane.t {
-                    if !ratio.is_finite() {
-                        return Err(OdeError::NonFinite {
-                            t: lane.t,
-                            t_next: lane.t + h,
-                        });
-                    }
-                    return Err(OdeError::StepSizeUnderflow {
-                        t: lane.t,
-                        dt: h_new * dir,
-                    });
-                }
-                lane.h = h_new;
+                lane.h = next_step(opts, ratio, h.abs() * factor, lane.t, h)?;
             }
             let (ends, dense): (Vec<Keep>, Vec<Keep>) = requests
                 .into_iter()
@@ -479,11 +446,11 @@ impl<B: Backend, const D: usize, F: VectorField<B, D> + ?Sized> PerSampleRun<'_,
                 out * theta + pick(y)
             }
             None => {
-                let weights = |f: fn(f64) -> f64| column(thetas.iter().map(|&t| f(t)).collect());
-                pick(y) * weights(|t| 2.0 * t * t * t - 3.0 * t * t + 1.0)
-                    + pick(&hf0) * weights(|t| t * t * t - 2.0 * t * t + t)
-                    + pick(y1) * weights(|t| 3.0 * t * t - 2.0 * t * t * t)
-                    + pick(&hf1) * weights(|t| t * t * t - t * t)
+                let weights = |i: usize| column(thetas.iter().map(|&t| hermite(t)[i]).collect());
+                pick(y) * weights(0)
+                    + pick(&hf0) * weights(1)
+                    + pick(y1) * weights(2)
+                    + pick(&hf1) * weights(3)
             }
         }
     }

@@ -34,6 +34,20 @@ impl<B: Backend> VectorField<B, 2> for Decay<B> {
     }
 }
 
+/// Two lists of saved states equal to rounding (1e-12 absolute, 1e-10 relative).
+fn same_states<B: Backend>(label: &str, a: &[Tensor<B, 2>], b: &[Tensor<B, 2>]) {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{label}: {} vs {} states",
+        a.len(),
+        b.len()
+    );
+    for (a, b) in a.iter().zip(b) {
+        assert_close(label, &values(a.clone()), &values(b.clone()), 1e-12, 1e-10);
+    }
+}
+
 /// Row `i` of a `[batch, width]` tensor.
 fn row<B: Backend>(x: &Tensor<B, 2>, i: usize) -> Tensor<B, 2> {
     x.clone().narrow(0, i, 1)
@@ -113,15 +127,7 @@ fn per_sample_equals_solo_solves<B: AutodiffBackend>(device: &B::Device) {
     let closure = |t: f64, y: Tensor<B::InnerBackend, 2>| field.eval(t, y);
     let grouped = solve(&closure, y0, 0.0, 2.0, &options).unwrap();
     assert_eq!(grouped.per_sample, by_column.per_sample);
-    for (a, b) in grouped.ys.iter().zip(&by_column.ys) {
-        assert_close(
-            "grouped vs column",
-            &values(a.clone()),
-            &values(b.clone()),
-            1e-12,
-            1e-10,
-        );
-    }
+    same_states("grouped vs column", &grouped.ys, &by_column.ys);
 }
 
 /// Back-propagation through a per-sample solve gives each sample's solo gradients: `∂L/∂y0`
@@ -210,15 +216,7 @@ fn per_sample_adjoint_matches_backprop<B: AutodiffBackend>(device: &B::Device) {
     )
     .unwrap();
     assert!(forward.solution.per_sample.is_some());
-    for (a, b) in forward.solution.ys.iter().zip(&direct.ys) {
-        assert_close(
-            "adjoint's forward",
-            &values(a.clone()),
-            &values(b.clone()),
-            1e-12,
-            1e-10,
-        );
-    }
+    same_states("adjoint's forward", &forward.solution.ys, &direct.ys);
     let grads = loss(&forward.solution.ys).backward();
     let adjoint = forward.backward(&grads).unwrap();
     assert_close(
