@@ -219,26 +219,26 @@ where
     }
     let inner_field = field.valid();
     let y0 = y0.inner();
-    let (forward, method) = match adjoint {
-        Adjoint::Backsolve => (
+    let (forward, method) = crate::kernel::on_compute_pool::<B, _>(move || match adjoint {
+        Adjoint::Backsolve => Ok::<_, OdeError>((
             Engine::new(&inner_field, options, None).run(y0, t0, t1)?,
             Method::Backsolve,
-        ),
+        )),
         Adjoint::Checkpointed(slots) => {
             let (solution, trace) = Engine::new(&inner_field, options, None)
                 .recording()
                 .run_traced(y0.clone(), t0, t1)?;
             let trace = trace.expect("the engine was recording");
-            (
+            Ok((
                 solution,
                 Method::Checkpointed {
                     slots: *slots,
                     y0,
                     trace,
                 },
-            )
+            ))
         }
-    };
+    })?;
     let leaves = forward
         .ys
         .iter()
@@ -278,7 +278,6 @@ where
     /// An [`OdeError`] of the backward solve (e.g. `max_steps` reached going backwards).
     pub fn backward(self, grads: &B::Gradients) -> Result<AdjointGradients<B, D>, OdeError> {
         let shape = self.inner[0].dims();
-        let n: usize = shape.iter().product();
         let device = self.inner[0].device();
         let cotangents: Vec<Tensor<B::InnerBackend, D>> = self
             .solution
@@ -289,6 +288,17 @@ where
                     .unwrap_or_else(|| Tensor::zeros(shape, &device))
             })
             .collect();
+        crate::kernel::on_compute_pool::<B, _>(move || self.sweep(cotangents))
+    }
+
+    /// The backward sweep from the saved states' cotangents, on the compute pool.
+    fn sweep(
+        self,
+        cotangents: Vec<Tensor<B::InnerBackend, D>>,
+    ) -> Result<AdjointGradients<B, D>, OdeError> {
+        let shape = self.inner[0].dims();
+        let n: usize = shape.iter().product();
+        let device = self.inner[0].device();
         let p = parameter_count::<B, F>(&self.field);
         if let Method::Checkpointed { slots, y0, trace } = &self.method {
             let times = save_times(&self.options.save_at, self.t0, self.t1)?;

@@ -108,13 +108,15 @@ pub fn solve_event<B, const D: usize, F, G>(
 ) -> Result<EventSolution<B, D>, OdeError>
 where
     B: Backend,
-    F: VectorField<B, D> + ?Sized,
-    G: EventFunction<B, D>,
+    F: VectorField<B, D> + Sync + ?Sized,
+    G: EventFunction<B, D> + Sync,
 {
     options.validate()?;
-    let outcome = Engine::new(field, options, None)
-        .watching(event)
-        .run_full(y0, t0, t1)?;
+    let outcome = crate::kernel::on_compute_pool::<B, _>(|| {
+        Engine::new(field, options, None)
+            .watching(event)
+            .run_full(y0, t0, t1)
+    })?;
     Ok(EventSolution {
         solution: outcome.solution,
         event: outcome.event,

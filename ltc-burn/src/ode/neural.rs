@@ -156,7 +156,10 @@ impl<B: Backend, F: Module<B> + VectorField<B, 2>> NeuralOde<B, F> {
     ///
     /// # Errors
     /// An [`OdeError`] of the solve, or an empty or unordered `t_span`.
-    pub fn forward(&self, x: Tensor<B, 2>, t_span: &[f64]) -> Result<NeuralOdeOutput<B>, OdeError> {
+    pub fn forward(&self, x: Tensor<B, 2>, t_span: &[f64]) -> Result<NeuralOdeOutput<B>, OdeError>
+    where
+        F: Sync,
+    {
         let (x, options) = self.start(x, t_span)?;
         let t1 = *t_span.last().expect("checked non-empty");
         let solution = solve(&self.field, x, t_span[0], t1, &options)?;

@@ -15,6 +15,10 @@ use super::solution::{OdeError, Solution};
 /// computes them by the adjoint method instead. One step size serves the whole batch: the error
 /// norm is the RMS over every element of `err / (atol + rtol·max(|y|, |y'|))`, as torchdiffeq's.
 ///
+/// On the ndarray backends the solve runs on [`on_compute_pool`](crate::kernel::on_compute_pool)
+/// (one hand-off per solve instead of one per matmul), so the field must be `Sync`; Burn
+/// modules and closures over them are.
+///
 /// ```
 /// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
@@ -56,10 +60,10 @@ pub fn solve<B, const D: usize, F>(
 ) -> Result<Solution<B, D>, OdeError>
 where
     B: Backend,
-    F: VectorField<B, D> + ?Sized,
+    F: VectorField<B, D> + Sync + ?Sized,
 {
     options.validate()?;
-    Engine::new(field, options, None).run(y0, t0, t1)
+    crate::kernel::on_compute_pool::<B, _>(|| Engine::new(field, options, None).run(y0, t0, t1))
 }
 
 /// The save times of a solve, checked against the span.

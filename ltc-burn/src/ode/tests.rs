@@ -232,7 +232,7 @@ fn euler_makes_exactly_ten_steps<B: AutodiffBackend>(device: &B::Device) {
 struct Problem {
     name: &'static str,
     dim: usize,
-    field: Box<dyn Fn(f64, Tensor<NdF64, 2>) -> Tensor<NdF64, 2>>,
+    field: Box<dyn Fn(f64, Tensor<NdF64, 2>) -> Tensor<NdF64, 2> + Sync>,
     exact: Box<dyn Fn(f64) -> Vec<f64>>,
     tol: f64,
 }
