@@ -1811,3 +1811,34 @@ f64_tests! {
     step_size_underflow_is_an_error,
     random_solver_inputs_fail_cleanly,
 }
+
+/// On ndarray the solve runs on the compute pool, so that burn-ndarray's matmuls start on a
+/// rayon worker instead of handing off to the pool one by one (BENCHMARKS.md, "The compute
+/// pool"): every evaluation of a solve called from a plain thread happens on a worker.
+#[test]
+fn ndarray_solves_run_on_the_compute_pool() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    type B = burn::backend::NdArray<f32>;
+    let (on_pool, off_pool) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let field = |_t: f64, y: Tensor<B, 2>| {
+        let counter = if rayon::current_thread_index().is_some() {
+            &on_pool
+        } else {
+            &off_pool
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        -y
+    };
+    assert!(rayon::current_thread_index().is_none(), "a test thread");
+    let y0 = Tensor::<B, 2>::ones([3, 2], &Default::default());
+    for per_sample in [false, true] {
+        let options = SolveOptions::new().with_per_sample(per_sample);
+        solve(&field, y0.clone(), 0.0, 1.0, &options).unwrap();
+    }
+    assert!(on_pool.load(Ordering::Relaxed) > 0);
+    assert_eq!(
+        off_pool.load(Ordering::Relaxed),
+        0,
+        "evaluations off the pool"
+    );
+}
