@@ -20,6 +20,8 @@
 //! - [`stepper`]: layers prepared for streaming inference on the CPU, one input at a time.
 //! - [`kernel`]: the fused kernels per backend (CPU and CubeCL) behind one dispatch point, and
 //!   the table of which backend has which.
+//! - [`export`]: a trained LTC, CfC or wired CfC written for `ltc_runtime`, which steps it
+//!   with no std, no allocation and no Burn.
 //! - [`persist`] (configs and weights on disk), [`import`] (ncps checkpoints), [`wiring`]
 //!   (wirings as tensors), [`optim`] (gradient helpers), [`activation`], [`backend`].
 //! - [`prelude`]: `use ltc_burn::prelude::*;` brings the layers, configs, states, the wiring
@@ -52,6 +54,7 @@ pub mod activation;
 pub mod backend;
 pub mod cfc;
 mod error;
+pub mod export;
 pub mod import;
 pub mod kernel;
 pub mod liquid;

@@ -18,8 +18,9 @@ cargo xtask <command>
 
 Commands:
   test [--backend ndarray|wgpu]... [--no-lint]
-        cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings, then every test
-        (unit, integration, doc)
+        cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings, the no-std check of
+        ltc-runtime (its dependency tree, and tests/nostd built and run with no std, no
+        allocator and no C start-up), then every test (unit, integration, doc)
         once per backend, and a summary per backend. Without --backend: every backend.
         ndarray runs the f32 and f64 instantiations and every backend-independent test;
         wgpu runs on Vulkan (Mesa's lavapipe on machines without a GPU).
@@ -325,6 +326,12 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
         }
     }
 
+    println!("==> ltc-runtime: no std, no alloc");
+    if let Err(message) = runtime_is_no_std() {
+        eprintln!("xtask test: ltc-runtime: {message}");
+        return ExitCode::FAILURE;
+    }
+
     let mut rows = Vec::new();
     let mut generic = BTreeMap::new();
     let mut all_ok = true;
@@ -401,6 +408,81 @@ fn test(backends: &[Backend], lint: bool) -> ExitCode {
 
 /// Prints how many backend-generic tests passed per backend instantiation, and which of them
 /// did not pass everywhere.
+/// ltc-runtime needs nothing but `core` (and libm): its source says `#![no_std]` and links no
+/// `alloc` or `std` crate, its normal dependencies are libm alone, and a program with no std,
+/// no allocator and no C start-up (`tests/nostd`) builds against it and steps a model to the
+/// end.
+fn runtime_is_no_std() -> Result<(), String> {
+    let root = workspace_root();
+    let src = root.join("ltc-runtime/src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).map_err(|e| format!("lib.rs: {e}"))?;
+    if !lib.lines().any(|l| l.trim() == "#![no_std]") {
+        return Err("src/lib.rs lost its #![no_std]".into());
+    }
+    let files = std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    for file in files.flatten() {
+        let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(krate) = extern_std_crate(line) {
+                return Err(format!("{} links `{krate}`", file.path().display()));
+            }
+        }
+    }
+    let output = cargo()
+        .args([
+            "tree",
+            "-p",
+            "ltc-runtime",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}"])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let packages = tree_packages(&tree);
+    if !output.status.success() || packages != ["libm", "ltc-runtime"] {
+        return Err(format!(
+            "its dependencies must be libm alone, cargo tree says: {packages:?}"
+        ));
+    }
+    let status = cargo()
+        .args(["run", "--release", "--locked", "--quiet", "--manifest-path"])
+        .arg(root.join("tests/nostd/Cargo.toml"))
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("tests/nostd failed: {status}"));
+    }
+    Ok(())
+}
+
+/// The crate an `extern crate alloc;` or `extern crate std;` line links.
+fn extern_std_crate(line: &str) -> Option<&'static str> {
+    let words: Vec<&str> = line
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
+    match words.as_slice() {
+        ["extern", "crate", "alloc", ..] => Some("alloc"),
+        ["extern", "crate", "std", ..] => Some("std"),
+        _ => None,
+    }
+}
+
+/// The package names of `cargo tree --prefix none --format {p}`, sorted and without repeats.
+fn tree_packages(tree: &str) -> Vec<String> {
+    let names: BTreeSet<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(String::from)
+        .collect();
+    names.into_iter().collect()
+}
+
 fn report_generic(generic: &BTreeMap<String, BTreeSet<String>>) {
     if generic.is_empty() {
         return;

@@ -96,3 +96,15 @@ fn parses_backends() {
     );
     assert!(!args(&["--no-lint"]).unwrap().1);
 }
+
+#[test]
+fn the_runtime_check_reads_cargo_tree_and_extern_crates() {
+    let tree = "ltc-runtime v0.1.0 (/w/ltc-runtime)\nlibm v0.2.16\nlibm v0.2.16\n";
+    assert_eq!(tree_packages(tree), ["libm", "ltc-runtime"]);
+    let with_std = "ltc-runtime v0.1.0 (/w)\nlibm v0.2.16\nrand v0.9.0 (*)\n";
+    assert_eq!(tree_packages(with_std), ["libm", "ltc-runtime", "rand"]);
+    assert_eq!(extern_std_crate("extern crate alloc;"), Some("alloc"));
+    assert_eq!(extern_std_crate("  extern crate std as s;"), Some("std"));
+    assert_eq!(extern_std_crate("// no extern crate here"), None);
+    assert_eq!(extern_std_crate("extern crate libm;"), None);
+}

@@ -5,6 +5,7 @@
 mod concurrency;
 mod cross_backend;
 mod determinism;
+mod export;
 mod numerics;
 mod reproducibility;
 mod stepper;

@@ -86,6 +86,21 @@ fn random<B: Backend, const D: usize>(
     ))
 }
 
+/// An LTC of `config` with its mappings moved away from their identity start.
+pub(super) fn ltc_with_random_mappings<B: Backend>(
+    config: LtcConfig,
+    device: &B::Device,
+) -> crate::Ltc<B> {
+    let mut ltc = config.init::<B>(device).unwrap();
+    let (s, m) = (ltc.d_input(), ltc.cell.motor);
+    let cell = &mut ltc.cell;
+    cell.input_w = cell.input_w.take().map(|_| random([s], device));
+    cell.input_b = cell.input_b.take().map(|_| random([s], device));
+    cell.output_w = cell.output_w.take().map(|_| random([m], device));
+    cell.output_b = cell.output_b.take().map(|_| random([m], device));
+    ltc
+}
+
 fn ltc_case<B: Backend, F: StepFloat>(
     what: &str,
     config: LtcConfig,
@@ -93,14 +108,8 @@ fn ltc_case<B: Backend, F: StepFloat>(
     odd_times: bool,
     device: &B::Device,
 ) {
-    let mut ltc = config.init::<B>(device).unwrap();
-    // Mappings away from their identity start.
-    let (s, m) = (ltc.d_input(), ltc.d_output());
-    let cell = &mut ltc.cell;
-    cell.input_w = cell.input_w.take().map(|_| random([s], device));
-    cell.input_b = cell.input_b.take().map(|_| random([s], device));
-    cell.output_w = cell.output_w.take().map(|_| random([m], device));
-    cell.output_b = cell.output_b.take().map(|_| random([m], device));
+    let ltc = ltc_with_random_mappings::<B>(config, device);
+    let s = ltc.d_input();
     let mut stepper = ltc.stepper::<F>(batch).unwrap();
     // Against the plain tensor path: the reference, independent of the CPU kernel.
     let ltc = ltc.with_fused(false);
@@ -173,6 +182,28 @@ fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
     }
 }
 
+/// A CfC layer of `[d_input, d_hidden, backbone units]` in `mode` with `act` on `layers`
+/// backbone layers (pure mode's parameters drawn as ncps draws them).
+pub(super) fn cfc_layer<B: Backend>(
+    [d_input, d_hidden, units]: [usize; 3],
+    (mode, act, layers): (CfcMode, Activation, usize),
+    proj: Option<usize>,
+    memory: bool,
+    device: &B::Device,
+) -> crate::Cfc<B> {
+    let cell = CfcCellConfig::new(d_input, d_hidden)
+        .with_mode(mode)
+        .with_activation(act)
+        .with_backbone_layers(layers)
+        .with_backbone_units(units)
+        .with_ncps_compat(mode == CfcMode::Pure);
+    CfcConfig::new(cell)
+        .with_proj_size(proj)
+        .with_mixed_memory(memory)
+        .init::<B>(device)
+        .unwrap()
+}
+
 fn cfc_stepper_equals_step<B: Backend>(device: &B::Device) {
     if is_f64::<B>() {
         cfc_cases::<B, f64>(device);
@@ -195,17 +226,7 @@ fn cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
     ];
     for (i, (mode, act, layers, proj, memory, batch, odd_times)) in cases.into_iter().enumerate() {
         let what = format!("CfC case {i} ({mode:?}, {act:?})");
-        let cell = CfcCellConfig::new(3, 5)
-            .with_mode(mode)
-            .with_activation(act)
-            .with_backbone_layers(layers)
-            .with_backbone_units(7)
-            .with_ncps_compat(mode == Pure);
-        let cfc = CfcConfig::new(cell)
-            .with_proj_size(proj)
-            .with_mixed_memory(memory)
-            .init::<B>(device)
-            .unwrap();
+        let cfc = cfc_layer::<B>([3, 5, 7], (mode, act, layers), proj, memory, device);
         let mut stepper = cfc.stepper::<F>(batch).unwrap();
         let cfc = cfc.with_fused(false);
         let mut state = None;
