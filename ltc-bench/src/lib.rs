@@ -14,10 +14,11 @@
 //! Each (model, threads) pair runs in a fresh process of the `ltc-bench` binary (`--worker`),
 //! so thread pools and peak memory are per measurement, as the peer's are. The Neural ODE row
 //! ([`ode`]) runs Dopri5 next to torchdiffeq on one problem, whose evaluation counts a test
-//! pins.
+//! pins. `--runtime` times ltc-runtime's no-std step beside the prepared stepper ([`runtime`]).
 #![warn(missing_docs)]
 
 pub mod measure;
 pub mod models;
 pub mod ode;
 pub mod process;
+pub mod runtime;

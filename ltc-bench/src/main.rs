@@ -100,6 +100,10 @@ struct Args {
     /// The LTC cost as units (32 → 256) and sequence length (64 → 4096) grow instead.
     #[arg(long)]
     scale: bool,
+    /// ltc-runtime's no-std step at batch 1 beside the prepared stepper and the layer's step
+    /// (one thread, this process), with the exported files' sizes.
+    #[arg(long)]
+    runtime: bool,
     /// Internal: measure one model in this process and print its result.
     #[arg(long, hide = true)]
     worker: Option<String>,
@@ -160,6 +164,28 @@ fn run_worker(args: &Args, model: &str) {
 /// `--scale`: LTC training (forward + backward + Adam) and forward cost as the units grow
 /// (32 → 256 at sequence 64) and as the sequence grows (64 → 4096 at 32 units), batch 32, one
 /// worker process per row.
+/// `--runtime`: the table of [`ltc_bench::runtime`].
+fn runtime_table() -> ExitCode {
+    println!(
+        "batch 1, {INPUT} inputs, f32, one thread; µs per step (median of 15 runs of 2,000 steps)\n"
+    );
+    println!(
+        "{:<28} | {:>10} | {:>11} | {:>11} | {:>9} | {:>13}",
+        "model", "file bytes", "runtime µs", "stepper µs", "layer µs", "runtime/stepper"
+    );
+    for row in ltc_bench::runtime::measure(INPUT) {
+        let stepper = row.stepper_us.map_or("—".into(), |us| format!("{us:.2}"));
+        let ratio = row
+            .stepper_us
+            .map_or("—".into(), |us| format!("{:.2}×", row.runtime_us / us));
+        println!(
+            "{:<28} | {:>10} | {:>11.2} | {stepper:>11} | {:>9.1} | {ratio:>13}",
+            row.model, row.file_bytes, row.runtime_us, row.layer_us
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 fn scale(args: &Args) -> ExitCode {
     let rows = [
         ("ltc_fc32", 64),
@@ -325,6 +351,9 @@ fn main() -> ExitCode {
     }
     if args.scale {
         return scale(&args);
+    }
+    if args.runtime {
+        return runtime_table();
     }
     let gpu = args.backend != BackendName::Ndarray;
     let threads = if gpu { vec![0] } else { args.threads.clone() };
