@@ -9,6 +9,7 @@ use ltc_wirings::Wiring;
 use super::cell::{CfcCell, CfcCellConfig, CfcMode};
 use crate::error::{Check, ConfigError};
 use crate::recurrent::RecurrentCell;
+use crate::stepper::{StepCell, StepFloat};
 
 /// How a [`WiredCfcCell`] reads its wiring. Side by side:
 ///
@@ -299,6 +300,10 @@ impl<B: Backend> RecurrentCell<B> for WiredCfcCell<B> {
                 (y, state)
             }
         }
+    }
+
+    fn step_cell<F: StepFloat>(&self) -> Option<Box<dyn StepCell<F>>> {
+        Some(Box::new(super::stepper::WiredCfcStepCell::<F>::read(self)))
     }
 }
 

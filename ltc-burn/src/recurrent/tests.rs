@@ -147,15 +147,47 @@ fn every_cell_through_the_one_layer<B: AutodiffBackend>(device: &B::Device) {
     }
 }
 
-fn the_wired_cfc_has_no_stepper_yet<B: AutodiffBackend>(device: &B::Device) {
-    let wired = WiredCfcConfig::from_wiring(AutoNcp::new(8, 2).build(3).unwrap())
-        .init::<B>(device)
-        .unwrap();
-    let err = wired.stepper::<f32>(1).unwrap_err();
+/// A cell with no prepared stepper: `h' = tanh(x·W)`.
+#[derive(burn::module::Module, Debug)]
+struct Plain<B: Backend> {
+    w: burn::module::Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> RecurrentCell<B> for Plain<B> {
+    const NAME: &'static str = "Plain";
+
+    fn d_input(&self) -> usize {
+        self.w.dims()[0]
+    }
+
+    fn d_hidden(&self) -> usize {
+        self.w.dims()[1]
+    }
+
+    fn d_output(&self) -> usize {
+        self.d_hidden()
+    }
+
+    fn step(
+        &self,
+        x: Tensor<B, 2>,
+        _h: Tensor<B, 2>,
+        _timespans: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let h = x.matmul(self.w.val()).tanh();
+        (h.clone(), h)
+    }
+}
+
+fn a_cell_without_a_stepper_says_so<B: AutodiffBackend>(device: &B::Device) {
+    let cell = Plain {
+        w: burn::module::Param::from_tensor(Tensor::<B, 2>::ones([3, 4], device)),
+    };
+    let layer = super::RecurrentConfig::new().init(cell, device).unwrap();
+    let err = layer.stepper::<f32>(1).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "WiredCfc::stepper: this layer's cell has no prepared stepper yet; step it with \
-         WiredCfc::step"
+        "Plain::stepper: this layer's cell has no prepared stepper yet; step it with Plain::step"
     );
 }
 
@@ -172,7 +204,7 @@ fn rejects_memory_without_mixed_memory<B: AutodiffBackend>(device: &B::Device) {
 
 backend_tests! {
     every_cell_through_the_one_layer,
-    the_wired_cfc_has_no_stepper_yet,
+    a_cell_without_a_stepper_says_so,
     #[should_panic(expected = "LiquidLayer::forward: this layer has no mixed memory, so state.memory must be None")]
     rejects_memory_without_mixed_memory,
 }

@@ -16,8 +16,8 @@ use ltc_runtime::Model;
 use ltc_testing::{assert_close, backend_tests, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Random};
 
-use super::stepper::{cfc_layer, ltc_with_random_mappings};
-use crate::cfc::{Activation, CfcMode, WiredCfcCellConfig, WiredCfcConfig, WiredVariant};
+use super::stepper::{cfc_layer, ltc_with_random_mappings, wired_layer};
+use crate::cfc::{Activation, CfcMode, WiredVariant};
 use crate::export::RuntimeCell;
 use crate::ltc::{LtcCellConfig, LtcConfig, Mapping};
 use crate::recurrent::{Recurrent, RecurrentState};
@@ -229,15 +229,7 @@ fn wired_cases<B: Backend>(device: &B::Device) -> Vec<(String, crate::WiredCfc<B
     cases
         .into_iter()
         .map(|(name, wiring, variant, mode, proj, memory)| {
-            let cell = WiredCfcCellConfig::new(wiring)
-                .with_variant(variant)
-                .with_mode(mode)
-                .with_ncps_compat(mode == Pure);
-            let wired = WiredCfcConfig::new(cell)
-                .with_proj_size(proj)
-                .with_mixed_memory(memory)
-                .init::<B>(device)
-                .unwrap();
+            let wired = wired_layer::<B>(wiring, (variant, mode), proj, memory, device);
             (name.to_string(), wired)
         })
         .collect()

@@ -9,9 +9,11 @@ use burn::tensor::{Distribution, Tensor, TensorData};
 use ltc_testing::{assert_close, backend_tests, is_f64, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Random};
 
-use crate::cfc::{Activation, CfcCellConfig, CfcConfig, CfcMode};
+use crate::cfc::{
+    Activation, CfcCellConfig, CfcConfig, CfcMode, WiredCfcCellConfig, WiredCfcConfig, WiredVariant,
+};
 use crate::ltc::{LtcCellConfig, LtcConfig, Mapping};
-use crate::recurrent::RecurrentState;
+use crate::recurrent::{Recurrent, RecurrentCell, RecurrentState};
 use crate::stepper::{StepError, StepFloat};
 
 /// Steps per comparison.
@@ -101,6 +103,44 @@ pub(super) fn ltc_with_random_mappings<B: Backend>(
     ltc
 }
 
+/// The stepper of `layer` (batch `batch`) against the layer's own `step` over [`STEPS`]
+/// inputs: outputs, states and memory at every step. Timespans (with `odd_times`) include a
+/// zero and a negative one unless `positive` (the CfC takes timespans as they are).
+fn stepper_follows_step<B: Backend, F: StepFloat, C: RecurrentCell<B>>(
+    what: &str,
+    layer: &Recurrent<B, C>,
+    (batch, odd_times, positive): (usize, bool, bool),
+    device: &B::Device,
+) {
+    let mut stepper = layer.stepper::<F>(batch).unwrap();
+    let mut state = None;
+    for (t, (x, dt)) in inputs::<B>(batch, layer.d_input(), odd_times, device)
+        .into_iter()
+        .enumerate()
+    {
+        let dt = dt.map(|dt| {
+            if positive {
+                dt.abs().add_scalar(0.1)
+            } else {
+                dt
+            }
+        });
+        let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
+        let (y, next) = layer.step(x, state, dt);
+        let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
+        let RecurrentState { hidden, memory } = stepper.to_state::<B>(device);
+        let want = (next.hidden.clone(), next.memory.clone());
+        compare(
+            &format!("{what}, step {t}"),
+            &got,
+            y,
+            (hidden, memory),
+            want,
+        );
+        state = Some(next);
+    }
+}
+
 fn ltc_case<B: Backend, F: StepFloat>(
     what: &str,
     config: LtcConfig,
@@ -108,27 +148,9 @@ fn ltc_case<B: Backend, F: StepFloat>(
     odd_times: bool,
     device: &B::Device,
 ) {
-    let ltc = ltc_with_random_mappings::<B>(config, device);
-    let s = ltc.d_input();
-    let mut stepper = ltc.stepper::<F>(batch).unwrap();
     // Against the plain tensor path: the reference, independent of the CPU kernel.
-    let ltc = ltc.with_fused(false);
-    let mut state = None;
-    for (t, (x, dt)) in inputs::<B>(batch, s, odd_times, device)
-        .into_iter()
-        .enumerate()
-    {
-        let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
-        let (y, next) = ltc.step(x, state, dt);
-        let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
-        let RecurrentState {
-            hidden: v,
-            memory: c,
-        } = stepper.to_state::<B>(device);
-        let want = (next.hidden.clone(), next.memory.clone());
-        compare(&format!("{what}, step {t}"), &got, y, (v, c), want);
-        state = Some(next);
-    }
+    let ltc = ltc_with_random_mappings::<B>(config, device).with_fused(false);
+    stepper_follows_step::<B, F, _>(what, &ltc, (batch, odd_times, false), device);
 }
 
 fn ltc_stepper_equals_step<B: Backend>(device: &B::Device) {
@@ -227,32 +249,81 @@ fn cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
     for (i, (mode, act, layers, proj, memory, batch, odd_times)) in cases.into_iter().enumerate() {
         let what = format!("CfC case {i} ({mode:?}, {act:?})");
         let cfc = cfc_layer::<B>([3, 5, 7], (mode, act, layers), proj, memory, device);
-        let mut stepper = cfc.stepper::<F>(batch).unwrap();
         let cfc = cfc.with_fused(false);
-        let mut state = None;
-        for (t, (x, dt)) in inputs::<B>(batch, 3, odd_times, device)
-            .into_iter()
-            .enumerate()
-        {
-            // CfC takes timespans as they are: keep them positive.
-            let dt = dt.map(|dt| dt.abs().add_scalar(0.1));
-            let (x_s, dt_s): (Vec<F>, Option<Vec<F>>) = (slice(x.clone()), dt.clone().map(slice));
-            let (y, next) = cfc.step(x, state, dt);
-            let got = stepper.step(&x_s, dt_s.as_deref()).unwrap().to_vec();
-            let RecurrentState {
-                hidden: h,
-                memory: c,
-            } = stepper.to_state::<B>(device);
-            let want = (next.hidden.clone(), next.memory.clone());
-            compare(&format!("{what}, step {t}"), &got, y, (h, c), want);
-            state = Some(next);
-        }
+        stepper_follows_step::<B, F, _>(&what, &cfc, (batch, odd_times, true), device);
     }
+}
+
+fn wired_cfc_stepper_equals_step<B: Backend>(device: &B::Device) {
+    if is_f64::<B>() {
+        wired_cfc_cases::<B, f64>(device);
+    } else {
+        wired_cfc_cases::<B, f32>(device);
+    }
+}
+
+fn wired_cfc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
+    ltc_testing::seed::<B>(device, 47);
+    use CfcMode::*;
+    use WiredVariant::*;
+    let ncp = AutoNcp::new(10, 2).build(3).unwrap();
+    let random = Random {
+        output_dim: 2,
+        seed: 5,
+        ..Random::new(7, 0.5)
+    }
+    .build(3)
+    .unwrap();
+    // A one-layer wiring with fewer outputs than neurons: ncps's variant gathers its columns.
+    let fc = FullyConnected {
+        output_dim: 2,
+        ..FullyConnected::new(5)
+    }
+    .build(3)
+    .unwrap();
+    // (wiring, variant, mode, projection, mixed memory, batch, timespans)
+    let cases = [
+        (ncp.clone(), Ncps, Default, None, false, 1, false),
+        (ncp.clone(), Ncps, Pure, Some(2), true, 2, true),
+        (ncp.clone(), Faithful, NoGate, None, false, 3, true),
+        (ncp, Faithful, Default, Some(3), true, 1, true),
+        (random.clone(), Ncps, NoGate, None, false, 2, true),
+        (random, Faithful, Pure, None, false, 2, false),
+        (fc.clone(), Ncps, Default, None, false, 2, true),
+        (fc, Faithful, Default, None, true, 1, false),
+    ];
+    for (i, (wiring, variant, mode, proj, memory, batch, odd_times)) in
+        cases.into_iter().enumerate()
+    {
+        let what = format!("wired CfC case {i} ({variant:?}, {mode:?})");
+        let wired = wired_layer::<B>(wiring, (variant, mode), proj, memory, device);
+        stepper_follows_step::<B, F, _>(&what, &wired, (batch, odd_times, true), device);
+    }
+}
+
+/// A wired CfC on `wiring` in `variant` and `mode`.
+pub(super) fn wired_layer<B: Backend>(
+    wiring: ltc_wirings::Wiring,
+    (variant, mode): (WiredVariant, CfcMode),
+    proj: Option<usize>,
+    memory: bool,
+    device: &B::Device,
+) -> crate::WiredCfc<B> {
+    let cell = WiredCfcCellConfig::new(wiring)
+        .with_variant(variant)
+        .with_mode(mode)
+        .with_ncps_compat(mode == CfcMode::Pure);
+    WiredCfcConfig::new(cell)
+        .with_proj_size(proj)
+        .with_mixed_memory(memory)
+        .init::<B>(device)
+        .unwrap()
 }
 
 backend_tests! {
     ltc_stepper_equals_step,
     cfc_stepper_equals_step,
+    wired_cfc_stepper_equals_step,
 }
 
 #[test]

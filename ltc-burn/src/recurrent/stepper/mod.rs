@@ -6,9 +6,9 @@
 //! observation at a time to a trained network needs none of that:
 //! [`stepper`](crate::recurrent::Recurrent::stepper) reads the parameters once, from any
 //! backend, into plain vectors laid out for the CPU kernels, and then steps on slices, keeping
-//! the state, with no allocation and no tensor per step. The LTC, the CfC and the liquid layer
-//! have one; a cell of your own gets one by implementing [`StepCell`] and returning it from
-//! [`RecurrentCell::step_cell`](crate::recurrent::RecurrentCell::step_cell).
+//! the state, with no allocation and no tensor per step. The LTC, the CfC, the wired CfC and the
+//! liquid layer have one; a cell of your own gets one by implementing [`StepCell`] and returning
+//! it from [`RecurrentCell::step_cell`](crate::recurrent::RecurrentCell::step_cell).
 //!
 //! A stepper computes what the layer's `step` computes (to float rounding: the tests hold them
 //! within 1e-5) and holds a copy of the parameters: after training further, build a new one.
