@@ -70,6 +70,11 @@ use memory::{Memory, Projection};
 use read::Reader;
 use wired::Wired;
 
+/// The crate's README, its Rust example run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Largest size (inputs, neurons, outputs, backbone units) a file may declare.
 const MAX_SIZE: usize = 1 << 20;
 
