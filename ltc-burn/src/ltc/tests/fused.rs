@@ -49,6 +49,12 @@ fn cases() -> Vec<Case> {
         case(4, 1, ncp().build(2).unwrap(), false, 2),
         // Batch 1 with per-step elapsed times: `cm_t` is `[1, seq, units]`.
         case(1, 3, FullyConnected::new(5).build(2).unwrap(), true, 4),
+        // Each kernel's other code paths: over STEPS_PER_DISPATCH (128) steps the GPU kernels
+        // run in several dispatches, forward and backward; over 256 units their threads stride
+        // over the neurons; over 16 samples the CPU backward sums in sample groups.
+        case(2, 130, FullyConnected::new(3).build(1).unwrap(), true, 2),
+        case(1, 2, Random::new(260, 0.02).build(1).unwrap(), false, 1),
+        case(18, 2, FullyConnected::new(4).build(2).unwrap(), true, 2),
     ]
 }
 
