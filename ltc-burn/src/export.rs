@@ -37,7 +37,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use ltc_runtime::format::{self as f, Kind};
 
-use crate::cfc::{CfcCell, WiredCfcCell, WiredVariant};
+use crate::cfc::{CfcCell, WiredCfcCell, WiredVariant, index_values};
 use crate::kernel::cfc::cpu::{Act, Mode};
 use crate::kernel::cpu::into_vec;
 use crate::ltc::LtcCell;
@@ -55,8 +55,8 @@ impl<B: Backend> RuntimeCell<B> for WiredCfcCell<B> {}
 /// Out of users' reach: what the three cells write.
 mod sealed {
     use burn::nn::Linear;
+    use burn::tensor::Tensor;
     use burn::tensor::backend::Backend;
-    use burn::tensor::{Int, Tensor};
 
     use super::word;
     use crate::kernel::cpu::into_vec;
@@ -96,11 +96,8 @@ mod sealed {
             }
         }
 
-        pub(super) fn indices<B: Backend>(&mut self, t: &Tensor<B, 1, Int>) {
-            let data = t.to_data().convert::<i64>();
-            for &i in data.as_slice::<i64>().expect("converted to i64") {
-                self.word(usize::try_from(i).expect("an index is not negative"));
-            }
+        pub(super) fn indices(&mut self, indices: &[usize]) {
+            indices.iter().for_each(|&i| self.word(i));
         }
 
         /// `w, sigma, mu, erev` `[sources, destinations]` as a source-major list of the synapses
@@ -236,15 +233,6 @@ impl<B: Backend> sealed::Sealed<B> for LtcCell<B> {
     }
 }
 
-/// A CfC's parameters as the CPU kernel lays them out (the runtime reads the same layout).
-fn write_theta<B: Backend>(cell: &CfcCell<B>, out: &mut Writer) {
-    let (mode, _) = cell.kernel_kind();
-    let params = cell
-        .fused_params(mode)
-        .expect("a CfC cell has the heads of its mode");
-    out.tensor(params.flat());
-}
-
 impl<B: Backend> sealed::Sealed<B> for CfcCell<B> {
     fn kind(&self) -> Kind {
         Kind::Cfc
@@ -257,7 +245,7 @@ impl<B: Backend> sealed::Sealed<B> for CfcCell<B> {
         out.word(act_code(act) as usize);
         out.word(dims.layers);
         out.word(dims.units);
-        write_theta(self, out);
+        out.values(&self.flat_params::<f32>());
     }
 }
 
@@ -277,17 +265,20 @@ impl<B: Backend> sealed::Sealed<B> for WiredCfcCell<B> {
         for ids in &self.layer_neurons {
             out.word(ids.len());
         }
+        // The cell's gathers, the identity where it needs none.
         let n = self.d_hidden();
-        let device = self.device();
-        let identity = |len: usize| Tensor::<B, 1, Int>::arange(0..len as i64, &device);
-        let or_identity = |t: &Option<Tensor<B, 1, Int>>, len| t.clone().unwrap_or(identity(len));
+        let or_identity = |index: &Option<Tensor<B, 1, Int>>, len: usize| {
+            index
+                .as_ref()
+                .map_or_else(|| (0..len).collect(), index_values)
+        };
         out.indices(&or_identity(&self.layer_order, n));
         out.indices(&or_identity(&self.id_order, n));
         if self.variant == WiredVariant::Ncps {
             out.indices(&or_identity(&self.motor_columns, self.d_output));
         }
         for layer in &self.layers {
-            write_theta(layer, out);
+            out.values(&layer.flat_params::<f32>());
         }
     }
 }

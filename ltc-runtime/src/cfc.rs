@@ -71,6 +71,31 @@ impl<'a> Cfc<'a> {
         self.z
     }
 
+    /// Scratch values a [`step`](Self::step) needs: `z = [x, h]`, the new state, an update's.
+    pub(crate) fn step_scratch_len(&self) -> usize {
+        self.z + self.hidden + self.scratch_len()
+    }
+
+    /// One step of a plain CfC: `h` (updated) from `x` and `dt`; the output `out` is the new
+    /// state.
+    pub(crate) fn step(
+        &self,
+        x: &[f32],
+        h: &mut [f32],
+        dt: f32,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let (z, rest) = scratch.split_at_mut(self.z);
+        let (next, rest) = rest.split_at_mut(self.hidden);
+        let (z_x, z_h) = z.split_at_mut(x.len());
+        z_x.copy_from_slice(x);
+        z_h.copy_from_slice(h);
+        self.update(z, dt, rest, next);
+        h.copy_from_slice(next);
+        out.copy_from_slice(next);
+    }
+
     /// The new state `next` (`hidden` values) from `z` and the elapsed time `dt`.
     pub(crate) fn update(&self, z: &[f32], dt: f32, scratch: &mut [f32], next: &mut [f32]) {
         let (pre, rest) = scratch.split_at_mut(self.units);

@@ -189,7 +189,7 @@ impl<'a> Model<'a> {
         let cell_scratch = match &cell {
             Cell::Ltc(c) => c.scratch_len(),
             // z = [x, h], the new state, the update's own.
-            Cell::Cfc(c) => c.z_len() + hidden + c.scratch_len(),
+            Cell::Cfc(c) => c.step_scratch_len(),
             Cell::Wired(c) => c.scratch_len(),
         };
         let memory_scratch = memory.as_ref().map_or(0, Memory::scratch_len);
@@ -305,15 +305,7 @@ impl<'a> Model<'a> {
         };
         match &self.cell {
             Cell::Ltc(ltc) => ltc.step(x, h, elapsed, scratch, y),
-            Cell::Cfc(cfc) => {
-                let (z, rest) = scratch.split_at_mut(cfc.z_len());
-                let (next, rest) = rest.split_at_mut(self.hidden);
-                z[..self.inputs].copy_from_slice(x);
-                z[self.inputs..].copy_from_slice(h);
-                cfc.update(z, elapsed.unwrap_or(1.0), rest, next);
-                h.copy_from_slice(next);
-                y.copy_from_slice(h);
-            }
+            Cell::Cfc(cfc) => cfc.step(x, h, elapsed.unwrap_or(1.0), scratch, y),
             Cell::Wired(wired) => wired.step(x, h, elapsed.unwrap_or(1.0), scratch, y),
         }
         if let Some(projection) = &self.projection {

@@ -42,6 +42,16 @@ impl<'a> Indices<'a> {
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
     }
 
+    /// Index `i` (in bounds by construction: checked when parsed).
+    pub(crate) fn get(self, i: usize) -> usize {
+        u32::from_le_bytes([
+            self.0[4 * i],
+            self.0[4 * i + 1],
+            self.0[4 * i + 2],
+            self.0[4 * i + 3],
+        ]) as usize
+    }
+
     /// Indices `start..start + len` (in bounds by construction: checked when parsed).
     pub(crate) fn range(self, start: usize, len: usize) -> Indices<'a> {
         Indices(&self.0[4 * start..4 * (start + len)])

@@ -51,7 +51,7 @@ impl<'a> Wired<'a> {
         let id_order = r.indices("id order", units, units)?;
         // Inverse permutations of each other, so that both are permutations.
         for (position, id) in layer_order.iter().enumerate() {
-            if id_order.range(id, 1).iter().next() != Some(position) {
+            if id_order.get(id) != position {
                 return Err(FormatError::Invalid {
                     field: "id order",
                     value: id,

@@ -412,6 +412,16 @@ impl<B: Backend> CfcCell<B> {
         })
     }
 
+    /// [`fused_params`](Self::fused_params) of the cell's own mode as one vector laid out by the
+    /// CPU kernel's layout, read in `F`: what the stepper and the ltc-runtime exporter read.
+    pub(crate) fn flat_params<F: burn::tensor::Element>(&self) -> Vec<F> {
+        let (mode, _) = self.kernel_kind();
+        let params = self
+            .fused_params(mode)
+            .expect("a CfC cell has the heads of its mode");
+        crate::kernel::cpu::into_vec(params.flat())
+    }
+
     /// The states after every step of a whole sequence, `[batch, seq, d_hidden]`, from the
     /// fused kernel, where the backend has one and it covers this cell (every mode; any
     /// backbone depth and activation; no dropout while training); `None` otherwise.

@@ -25,6 +25,7 @@ mod wired;
 
 pub use cell::{Activation, CfcCell, CfcCellConfig, CfcMode};
 pub use layer::{Cfc, CfcConfig, WiredCfc, WiredCfcConfig};
+pub(crate) use wired::index_values;
 pub use wired::{WiredCfcCell, WiredCfcCellConfig, WiredVariant};
 
 #[cfg(test)]

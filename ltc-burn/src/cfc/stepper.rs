@@ -1,12 +1,10 @@
 //! The CfC cell's step on slices, for the prepared steppers (see [`crate::stepper`]).
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
 
 use super::cell::CfcCell;
-use super::wired::{WiredCfcCell, WiredVariant};
+use super::wired::{WiredCfcCell, WiredVariant, index_values};
 use crate::kernel::cfc::cpu::CfcStepKernel;
-use crate::kernel::cpu::into_vec;
 use crate::stepper::{StepCell, StepFloat};
 
 /// A [`CfcCell`] with its parameters read once and laid out for the CPU: backbone, heads and
@@ -22,12 +20,8 @@ impl<F: StepFloat> CfcStepCell<F> {
     /// Reads `cell`'s parameters, from any backend.
     pub(crate) fn read<B: Backend>(cell: &CfcCell<B>) -> Self {
         let (mode, act) = cell.kernel_kind();
-        let params = cell
-            .fused_params(mode)
-            .expect("a CfC cell has the heads of its mode");
-        let theta: Vec<F> = into_vec(params.flat());
         CfcStepCell {
-            kernel: CfcStepKernel::new(cell.kernel_dims(1, 1), mode, act, theta),
+            kernel: CfcStepKernel::new(cell.kernel_dims(1, 1), mode, act, cell.flat_params()),
         }
     }
 }
@@ -73,19 +67,12 @@ impl<F: StepFloat> WiredCfcStepCell<F> {
             .collect();
         let sizes = cell.layer_sizes();
         let n: usize = sizes.iter().sum();
-        let indices = |t: &Option<Tensor<B, 1, Int>>| {
-            t.as_ref().map(|t| {
-                let data = t.to_data().convert::<i64>();
-                let values = data.as_slice::<i64>().expect("converted to i64");
-                values.iter().map(|&i| i as usize).collect::<Vec<_>>()
-            })
-        };
         WiredCfcStepCell {
             layers,
             variant: cell.variant,
-            layer_order: indices(&cell.layer_order),
-            id_order: indices(&cell.id_order),
-            motor: indices(&cell.motor_columns),
+            layer_order: cell.layer_order.as_ref().map(index_values),
+            id_order: cell.id_order.as_ref().map(index_values),
+            motor: cell.motor_columns.as_ref().map(index_values),
             layered: vec![F::ZERO; n],
             z: vec![F::ZERO; cell.d_input + n],
             own: vec![F::ZERO; sizes.iter().copied().max().unwrap_or(0)],

@@ -321,6 +321,16 @@ fn motor_columns(last_layer: &[usize], output_dim: usize) -> Vec<usize> {
     columns.into_iter().map(|(_, column)| column).collect()
 }
 
+/// An index tensor's values (the stepper and the exporter read the cell's gathers with it).
+pub(crate) fn index_values<B: Backend>(index: &Tensor<B, 1, Int>) -> Vec<usize> {
+    let data = index.to_data().convert::<i64>();
+    let values = data.as_slice::<i64>().expect("converted to i64");
+    values
+        .iter()
+        .map(|&i| usize::try_from(i).expect("an index is not negative"))
+        .collect()
+}
+
 /// `h[:, index]`, or `h` itself without an index.
 fn gather<B: Backend>(h: Tensor<B, 2>, index: &Option<Tensor<B, 1, Int>>) -> Tensor<B, 2> {
     match index {

@@ -16,7 +16,7 @@ use ltc_runtime::Model;
 use ltc_testing::{assert_close, backend_tests, values};
 use ltc_wirings::{AutoNcp, FullyConnected, Random};
 
-use super::stepper::{cfc_layer, ltc_with_random_mappings, wired_layer};
+use super::stepper::{cfc_layer, ltc_with_random_mappings, random_wiring, wired_layer};
 use crate::cfc::{Activation, CfcMode, WiredVariant};
 use crate::export::RuntimeCell;
 use crate::ltc::{LtcCellConfig, LtcConfig, Mapping};
@@ -105,13 +105,7 @@ fn ncp(inputs: usize) -> ltc_wirings::Wiring {
 
 fn ltc_cases<B: Backend>(device: &B::Device) -> Vec<(String, crate::Ltc<B>)> {
     let cell = LtcCellConfig::new;
-    let random = Random {
-        output_dim: 2,
-        seed: 7,
-        ..Random::new(6, 0.5)
-    }
-    .build(2)
-    .unwrap();
+    let random = random_wiring();
     vec![
         ("ltc_ncp".into(), LtcConfig::new(cell(ncp(3)))),
         (

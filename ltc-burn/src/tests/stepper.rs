@@ -88,6 +88,17 @@ fn random<B: Backend, const D: usize>(
     ))
 }
 
+/// A random wiring of 6 neurons, 2 of them motor, for 2 inputs.
+pub(super) fn random_wiring() -> ltc_wirings::Wiring {
+    Random {
+        output_dim: 2,
+        seed: 7,
+        ..Random::new(6, 0.5)
+    }
+    .build(2)
+    .unwrap()
+}
+
 /// An LTC of `config` with its mappings moved away from their identity start.
 pub(super) fn ltc_with_random_mappings<B: Backend>(
     config: LtcConfig,
@@ -165,13 +176,7 @@ fn ltc_cases<B: Backend, F: StepFloat>(device: &B::Device) {
     ltc_testing::seed::<B>(device, 41);
     let fc = FullyConnected::new(5).build(3).unwrap();
     let ncp = AutoNcp::new(8, 2).build(3).unwrap();
-    let random = Random {
-        output_dim: 2,
-        seed: 7,
-        ..Random::new(6, 0.5)
-    }
-    .build(2)
-    .unwrap();
+    let random = random_wiring();
     let cell = |wiring| LtcCellConfig::new(wiring);
     let cases = [
         ("FC, affine", LtcConfig::new(cell(fc.clone())), 1, false),
